@@ -1,0 +1,1 @@
+"""Local Apache Kafka broker for development and tests, and cluster administration."""

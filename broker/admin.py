@@ -1,0 +1,105 @@
+"""Cluster administration on confluent-kafka: readiness, metadata and topic creation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+class ClusterUnreachableError(RuntimeError):
+    """No broker answered a metadata request in time."""
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What a metadata request says about a cluster."""
+
+    bootstrap_servers: str
+    cluster_id: str | None
+    broker_ids: tuple[int, ...]
+    controller_id: int
+    topics: dict[str, int]  # topic -> partition count, internal topics left out
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic the pipeline needs, with its partition count and topic-level configs."""
+
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def admin_client(bootstrap_servers: str) -> AdminClient:
+    """An AdminClient that fails fast instead of logging connection errors forever."""
+    return AdminClient(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "socket.connection.setup.timeout.ms": 2000,
+            "reconnect.backoff.max.ms": 500,
+            "log_level": 0,
+        }
+    )
+
+
+def describe_cluster(bootstrap_servers: str, timeout_s: float = 5.0) -> ClusterInfo:
+    """Send one metadata request; raises ClusterUnreachableError when nobody answers."""
+    try:
+        metadata = admin_client(bootstrap_servers).list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise ClusterUnreachableError(
+            f"no Kafka broker answered at {bootstrap_servers} within {timeout_s:g} s"
+        ) from exc
+    topics = {
+        name: len(topic.partitions)
+        for name, topic in metadata.topics.items()
+        if not name.startswith("__")
+    }
+    return ClusterInfo(
+        bootstrap_servers=bootstrap_servers,
+        cluster_id=metadata.cluster_id,
+        broker_ids=tuple(sorted(metadata.brokers)),
+        controller_id=metadata.controller_id,
+        topics=dict(sorted(topics.items())),
+    )
+
+
+def wait_until_ready(
+    bootstrap_servers: str, timeout_s: float, still_starting: Callable[[], bool] | None = None
+) -> ClusterInfo:
+    """Repeat metadata requests until one succeeds, or raise after ``timeout_s``.
+
+    ``still_starting`` is an optional callable; when it returns False (the broker process
+    died) waiting stops at once.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return describe_cluster(bootstrap_servers, timeout_s=1.0)
+        except ClusterUnreachableError:
+            gave_up = still_starting is not None and not still_starting()
+            if gave_up or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+
+
+def create_topics(bootstrap_servers: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> None:
+    """Create the topics that do not exist yet; existing topics are left as they are."""
+    if not specs:
+        return
+    admin = admin_client(bootstrap_servers)  # must outlive the futures
+    futures = admin.create_topics(
+        [NewTopic(s.name, num_partitions=s.partitions, config=s.config) for s in specs],
+        operation_timeout=timeout_s,
+        request_timeout=timeout_s,
+    )
+    for name, future in futures.items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise RuntimeError(f"could not create topic {name!r}: {exc.args[0].str()}") from exc

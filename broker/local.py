@@ -1,0 +1,288 @@
+"""A single-node Apache Kafka 4.x broker (KRaft, broker+controller) on 127.0.0.1.
+
+The jars come from Maven Central through ``broker/pom.xml`` and are cached outside the
+repository; storage is formatted on first start; readiness is a real metadata request.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from broker.admin import ClusterInfo, ClusterUnreachableError, wait_until_ready
+from usage_pipeline.settings import LocalBrokerSettings, Settings
+
+log = logging.getLogger(__name__)
+
+POM = Path(__file__).with_name("pom.xml")
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+JVM_FLAGS = ["-Xms256m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"]
+STOP_TIMEOUT_S = 30.0
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be provisioned, started or stopped; says why in one line."""
+
+    def __init__(self, cause: str, log_file: Path | None = None) -> None:
+        self.cause = cause
+        self.log_file = log_file
+        super().__init__(cause if log_file is None else f"{cause} (log: {log_file})")
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """What `start` did: whether the broker was already up, and what the cluster says."""
+
+    already_running: bool
+    cluster: ClusterInfo
+
+
+def kafka_version() -> str:
+    """The Kafka version that ``pom.xml`` pins."""
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    node = ET.parse(POM).getroot().find("m:properties/m:kafka.version", ns)
+    if node is None or not node.text:
+        raise BrokerError(f"{POM} names no kafka.version property")
+    return node.text.strip()
+
+
+class LocalBroker:
+    """Provision, start, inspect and stop the development broker kept under ``home``."""
+
+    def __init__(self, settings: LocalBrokerSettings, home: Path) -> None:
+        self.settings = settings
+        self.dir = home.resolve() / "kafka"
+        self.data_dir = self.dir / "data"
+        self.log_file = self.dir / "broker.log"
+        self.pid_file = self.dir / "broker.pid"
+        self.properties_file = self.dir / "server.properties"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The address clients connect to."""
+        return f"127.0.0.1:{self.settings.port}"
+
+    @property
+    def jar_dir(self) -> Path:
+        """The cached jars; the folder name changes whenever pom.xml does."""
+        digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
+        return self.settings.jar_cache / f"kafka-{kafka_version()}-{digest}" / "libs"
+
+    def ensure_jars(self) -> Path:
+        """Copy the broker's runtime jars from Maven Central once; later calls reuse them."""
+        if (self.jar_dir / ".complete").exists():
+            return self.jar_dir
+        mvn = _require_tool("mvn", "Maven is needed once to download the Kafka broker")
+        _require_tool("java", "a Java 17+ runtime is needed to run the Kafka broker")
+        self.jar_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="libs-", dir=self.jar_dir.parent))
+        log.info("Resolving Apache Kafka %s from Maven Central (first run only)", kafka_version())
+        result = subprocess.run(
+            [mvn, "-B", "-q", "-f", str(POM), f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
+             f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )  # fmt: skip
+        if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+            shutil.rmtree(staging, ignore_errors=True)
+            detail = _last_error_line(result.stdout + result.stderr) or "no kafka jar was copied"
+            raise BrokerError(f"downloading the Kafka broker with Maven failed: {detail}")
+        (staging / ".complete").touch()
+        if not (self.jar_dir / ".complete").exists():
+            shutil.rmtree(self.jar_dir, ignore_errors=True)
+            staging.rename(self.jar_dir)
+        else:  # another process finished first
+            shutil.rmtree(staging, ignore_errors=True)
+        return self.jar_dir
+
+    def running_pid(self) -> int | None:
+        """The pid of this home's broker if it is alive, else None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        if _is_our_broker(pid):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def start(self) -> StartResult:
+        """Start the broker and wait until it answers a metadata request."""
+        if self.running_pid() is not None:
+            cluster = wait_until_ready(self.bootstrap_servers, self.settings.start_timeout_s)
+            return StartResult(already_running=True, cluster=cluster)
+        java = _require_tool("java", "a Java 17+ runtime is needed to run the Kafka broker")
+        for port in (self.settings.port, self.settings.controller_port):
+            if not _port_is_free(port):
+                raise BrokerError(f"port {port} on 127.0.0.1 is already in use by another process")
+        jars = self.ensure_jars()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.properties_file.write_text(self._server_properties())
+        classpath = str(jars / "*")
+        if not (self.data_dir / "meta.properties").exists():
+            self._format_storage(java, classpath)
+        command = [
+            java, f"-Xmx{self.settings.heap}", *JVM_FLAGS,
+            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dkafka.logs.dir={self.dir}",
+            "-cp", classpath, "kafka.Kafka", str(self.properties_file),
+        ]  # fmt: skip
+        with self.log_file.open("ab") as out:
+            self._process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.dir, start_new_session=True,
+            )  # fmt: skip
+        self.pid_file.write_text(str(self._process.pid))
+        try:
+            cluster = wait_until_ready(
+                self.bootstrap_servers,
+                self.settings.start_timeout_s,
+                still_starting=lambda: self._process is not None and self._process.poll() is None,
+            )
+        except ClusterUnreachableError:
+            code = self._process.poll()
+            self.stop()
+            cause = (
+                f"the broker exited with code {code} while starting: "
+                f"{_last_error_line(_tail(self.log_file)) or 'no error logged'}"
+                if code is not None
+                else f"the broker did not answer within {self.settings.start_timeout_s:g} s"
+            )
+            raise BrokerError(cause, self.log_file) from None
+        return StartResult(already_running=False, cluster=cluster)
+
+    def stop(self) -> bool:
+        """Stop the broker (SIGTERM, then SIGKILL after 30 s); returns False if none was running."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while _is_our_broker(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _is_our_broker(pid):
+            log.warning("broker %d ignored SIGTERM for %g s; killing it", pid, STOP_TIMEOUT_S)
+            os.kill(pid, signal.SIGKILL)
+            while _is_our_broker(pid):
+                time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        self._process = None
+        return True
+
+    def _format_storage(self, java: str, classpath: str) -> None:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            [java, "-cp", classpath, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+             "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
+             "-c", str(self.properties_file)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            detail = _last_error_line(result.stdout + result.stderr) or "unknown error"
+            raise BrokerError(f"formatting the broker's storage failed: {detail}")
+
+    def _server_properties(self) -> str:
+        port, controller = self.settings.port, self.settings.controller_port
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller}",
+            "controller.listener.names": "CONTROLLER",
+            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": str(self.settings.partitions),
+            "num.network.threads": "2",
+            "num.io.threads": "2",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "6",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "6",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "share.coordinator.state.topic.num.partitions": "6",
+            "group.initial.rebalance.delay.ms": "0",
+            # The cleaner allocates 128 MiB by default, a quarter of our small heap.
+            "log.cleaner.dedupe.buffer.size": "2097152",
+            "auto.create.topics.enable": "false",
+        }
+        return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def _require_tool(name: str, why: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise BrokerError(f"`{name}` is not on PATH: {why}")
+    return path
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _is_our_broker(pid: int) -> bool:
+    """True if ``pid`` is a live (not zombie) kafka.Kafka process."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaps it if it is our own exited child
+    proc = Path("/proc") / str(pid)
+    try:
+        cmdline = (proc / "cmdline").read_bytes()
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return b"kafka.Kafka" in cmdline and state not in {"Z", "X"}
+
+
+def _tail(path: Path, size: int = 20_000) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - size))
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _last_error_line(text: str) -> str:
+    """The most telling line of a failed Java or Maven run, cut to one line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for marker in ("ERROR", "Exception", "FATAL", "error:"):
+        matches = [line for line in lines if marker in line]
+        if matches:
+            return matches[-1][:300]
+    return lines[-1][:300] if lines else ""
+
+
+def local_broker(settings: Settings) -> LocalBroker:
+    """The development broker that belongs to these settings' home folder."""
+    return LocalBroker(settings.local_broker, settings.home)
+
+
+def cluster_address(settings: Settings) -> str:
+    """The configured cluster if there is one, else the local broker's address."""
+    return settings.kafka.bootstrap_servers or local_broker(settings).bootstrap_servers

@@ -1,0 +1,1 @@
+"""Wiring: typed settings and the `usage-pipeline` command line."""

@@ -1,0 +1,5 @@
+"""`python -m usage_pipeline` runs the command line."""
+
+from usage_pipeline.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `usage-pipeline` command line: one thin module per command group."""

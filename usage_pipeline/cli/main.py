@@ -1,0 +1,42 @@
+"""Entry point of `usage-pipeline`: registers the command groups and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from pydantic import ValidationError
+
+from broker.admin import ClusterUnreachableError
+from broker.local import BrokerError
+from usage_pipeline.cli import kafka
+from usage_pipeline.cli.console import configure_logging, err
+
+# Tracebacks with local variables could print personal data: never show them.
+app = typer.Typer(
+    help="Consent-aware usage pipeline: Kafka events, anonymized by consent, "
+    "into a Parquet lake and DuckDB aggregates.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(kafka.app, name="kafka")
+
+USER_ERRORS = (BrokerError, ClusterUnreachableError, ValidationError)
+
+
+@app.callback()
+def _configure(
+    log_level: str = typer.Option(
+        "INFO", "--log-level", envvar="USAGE_PIPELINE_LOG_LEVEL", help="DEBUG, INFO, WARNING."
+    ),
+) -> None:
+    configure_logging(log_level)
+
+
+def main() -> None:
+    """Run the CLI; known failures print one line on stderr and exit 1."""
+    try:
+        app()
+    except USER_ERRORS as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)

@@ -1,0 +1,115 @@
+"""Every setting of the pipeline: typed, with its default and its environment variable.
+
+Values come, highest priority first, from keyword arguments, environment variables
+(``USAGE_PIPELINE_<SECTION>__<FIELD>``, plus the standard ``KAFKA_BOOTSTRAP_SERVERS``),
+the TOML file named by ``USAGE_PIPELINE_CONFIG`` (default ``usage-pipeline.toml`` in the
+working directory, if present), and the defaults below. ``docs/configuration.md`` lists them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "USAGE_PIPELINE_CONFIG"
+DEFAULT_CONFIG_FILE = "usage-pipeline.toml"
+
+
+class Section(BaseModel):
+    """A group of settings; a misspelt name is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LocalBrokerSettings(Section):
+    """The single-node Kafka broker that `usage-pipeline kafka up` runs on 127.0.0.1."""
+
+    port: int = Field(9092, ge=1, le=65535, description="Client listener port.")
+    controller_port: int = Field(9093, ge=1, le=65535, description="KRaft controller port.")
+    heap: str = Field("512m", description="JVM maximum heap (-Xmx).")
+    jar_cache: Path = Field(
+        Path.home() / ".cache" / "usage-pipeline" / "kafka",
+        description="Where Maven copies the broker's jars; shared by every checkout.",
+    )
+    start_timeout_s: float = Field(90.0, gt=0, description="How long `kafka up` waits.")
+    partitions: int = Field(6, ge=1, description="Default partition count of new topics.")
+
+
+class KafkaSettings(Section):
+    """How every client reaches Kafka."""
+
+    bootstrap_servers: str | None = Field(
+        None,
+        description="An existing cluster; when set, nothing starts a local broker.",
+    )
+    client_id: str = Field("usage-pipeline", description="Client id prefix seen by the broker.")
+
+
+class Settings(BaseSettings):
+    """The root of all settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="USAGE_PIPELINE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    home: Path = Field(
+        Path(".usage-pipeline"),
+        description="State folder: the local broker's data, logs and pid file.",
+    )
+    kafka: KafkaSettings = KafkaSettings()
+    local_broker: LocalBrokerSettings = LocalBrokerSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then the environment, then the TOML file, then defaults."""
+        config_file = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+        return (
+            init_settings,
+            _StandardKafkaEnv(settings_cls),
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file),
+        )
+
+
+class _StandardKafkaEnv(PydanticBaseSettingsSource):
+    """Honours the conventional ``KAFKA_BOOTSTRAP_SERVERS`` variable."""
+
+    def get_field_value(self, field: object, field_name: str) -> tuple[object, str, bool]:
+        """Unused: values come from __call__."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, object]:
+        """Return ``{"kafka": {"bootstrap_servers": ...}}`` when the variable is set."""
+        value = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+        return {"kafka": {"bootstrap_servers": value}} if value else {}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from all sources; raises pydantic.ValidationError naming the field."""
+    return Settings(**overrides)
+
+
+__all__ = [
+    "CONFIG_FILE_ENV",
+    "KafkaSettings",
+    "LocalBrokerSettings",
+    "Settings",
+    "load_settings",
+]
