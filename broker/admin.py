@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
@@ -32,6 +32,7 @@ class TopicSpec:
     name: str
     partitions: int
     config: dict[str, str] = field(default_factory=dict)
+    replication_factor: int = 1
 
 
 def admin_client(bootstrap_servers: str) -> AdminClient:
@@ -93,7 +94,7 @@ def create_topics(bootstrap_servers: str, specs: list[TopicSpec], timeout_s: flo
         return
     admin = admin_client(bootstrap_servers)  # must outlive the futures
     futures = admin.create_topics(
-        [NewTopic(s.name, num_partitions=s.partitions, config=s.config) for s in specs],
+        [NewTopic(s.name, s.partitions, s.replication_factor, config=s.config) for s in specs],
         operation_timeout=timeout_s,
         request_timeout=timeout_s,
     )
@@ -103,3 +104,27 @@ def create_topics(bootstrap_servers: str, specs: list[TopicSpec], timeout_s: flo
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise RuntimeError(f"could not create topic {name!r}: {exc.args[0].str()}") from exc
+
+
+def topic_sizes(
+    bootstrap_servers: str, topics: list[str], timeout_s: float = 10.0
+) -> dict[str, int]:
+    """Records held by each topic now: the sum over partitions of high minus low watermark."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": "usage-pipeline-inspect"}
+    )
+    try:
+        metadata = consumer.list_topics(timeout=timeout_s)
+        sizes = {}
+        for topic in topics:
+            partitions = metadata.topics.get(topic)
+            total = 0
+            for partition in partitions.partitions if partitions else ():
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=timeout_s
+                )
+                total += high - low
+            sizes[topic] = total
+        return sizes
+    finally:
+        consumer.close()

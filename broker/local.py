@@ -210,7 +210,6 @@ class LocalBroker:
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.data_dir),
-            "num.partitions": str(self.settings.partitions),
             "num.network.threads": "2",
             "num.io.threads": "2",
             "offsets.topic.replication.factor": "1",

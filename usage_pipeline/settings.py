@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
@@ -40,7 +41,6 @@ class LocalBrokerSettings(Section):
         description="Where Maven copies the broker's jars; shared by every checkout.",
     )
     start_timeout_s: float = Field(90.0, gt=0, description="How long `kafka up` waits.")
-    partitions: int = Field(6, ge=1, description="Default partition count of new topics.")
 
 
 class KafkaSettings(Section):
@@ -51,6 +51,40 @@ class KafkaSettings(Section):
         description="An existing cluster; when set, nothing starts a local broker.",
     )
     client_id: str = Field("usage-pipeline", description="Client id prefix seen by the broker.")
+
+
+class TopicSettings(Section):
+    """The topics the project creates."""
+
+    namespace: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Prefix of every topic name, e.g. 'staging.', to share a cluster.",
+    )
+    partitions: int = Field(6, ge=1, description="Partitions of every pipeline topic.")
+    replication_factor: int = Field(1, ge=1, description="Replicas of every pipeline topic.")
+    raw_retention_days: float = Field(
+        7.0, gt=0, description="Retention of raw topics, which hold personal data in the clear."
+    )
+
+
+class ProducerSettings(Section):
+    """How the producer library batches, compresses and bounds its queue."""
+
+    linger_ms: int = Field(20, ge=0, description="How long a batch waits to fill.")
+    compression: Literal["lz4", "zstd", "snappy", "gzip", "none"] = Field(
+        "lz4", description="Batch compression codec."
+    )
+    batch_size_bytes: int = Field(1_000_000, ge=1024, description="Largest batch per partition.")
+    queue_max_messages: int = Field(
+        100_000, ge=1, description="Events waiting for the broker; beyond this, publish blocks."
+    )
+    delivery_timeout_ms: int = Field(
+        120_000, ge=1000, description="After this, an unacknowledged event is reported failed."
+    )
+    max_event_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest serialized event accepted (bytes)."
+    )
 
 
 class Settings(BaseSettings):
@@ -68,6 +102,8 @@ class Settings(BaseSettings):
     )
     kafka: KafkaSettings = KafkaSettings()
     local_broker: LocalBrokerSettings = LocalBrokerSettings()
+    topics: TopicSettings = TopicSettings()
+    producer: ProducerSettings = ProducerSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -110,6 +146,8 @@ __all__ = [
     "CONFIG_FILE_ENV",
     "KafkaSettings",
     "LocalBrokerSettings",
+    "ProducerSettings",
     "Settings",
+    "TopicSettings",
     "load_settings",
 ]

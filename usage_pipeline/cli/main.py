@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from broker.admin import ClusterUnreachableError
 from broker.local import BrokerError
-from usage_pipeline.cli import kafka
+from schemas.contracts import ContractViolation
+from usage_pipeline.cli import demo, kafka, publish
 from usage_pipeline.cli.console import configure_logging, err
 
 # Tracebacks with local variables could print personal data: never show them.
@@ -20,8 +21,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(kafka.app, name="kafka")
+app.command("emit")(publish.emit)
+app.command("simulate")(publish.simulate_command)
+app.command("demo")(demo.demo)
 
-USER_ERRORS = (BrokerError, ClusterUnreachableError, ValidationError)
+USER_ERRORS = (BrokerError, ClusterUnreachableError, ContractViolation, ValidationError)
 
 
 @app.callback()

@@ -1,0 +1,1 @@
+"""Publishing events: the library services embed, and the simulator."""

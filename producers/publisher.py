@@ -1,0 +1,194 @@
+"""The producer library services embed: validate, serialize, key by subject, send, report.
+
+confluent-kafka underneath: idempotent (acks=all), batched and compressed, murmur2
+partitioning like Kafka's Java client and faust, a bounded queue that blocks when full, and
+delivery failures that reach the caller instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import orjson
+from confluent_kafka import KafkaError, Message, Producer
+
+from schemas.contracts import ROOT, Contracts, ContractViolation, load_contracts
+from schemas.keys import consent_key, partition_for, subject_id
+from schemas.topics import CONSENT_FAMILY, family_of, raw_topic
+from usage_pipeline.settings import ProducerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The broker's answer for one event: where it landed, or why it failed."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        """True when the broker acknowledged the event."""
+        return self.error is None
+
+
+class DeliveryFailedError(RuntimeError):
+    """Some events were not acknowledged; carries their deliveries (ids and reasons only)."""
+
+    def __init__(self, failures: list[Delivery]) -> None:
+        self.failures = failures
+        first = failures[0]
+        super().__init__(
+            f"{len(failures)} event(s) were not delivered; first: event {first.event_id} "
+            f"to {first.topic}: {first.error}"
+        )
+
+
+@dataclass
+class PublishStats:
+    """Counters of one publisher's life."""
+
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+
+def producer_config(bootstrap_servers: str, settings: ProducerSettings, client_id: str) -> dict:
+    """librdkafka settings for safe, fast publishing of raw events."""
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "client.id": client_id,
+        "enable.idempotence": True,
+        "acks": "all",
+        # Kafka's Java client and aiokafka hash keys with murmur2; librdkafka's default differs.
+        "partitioner": "murmur2_random",
+        "linger.ms": settings.linger_ms,
+        "compression.type": settings.compression,
+        "batch.size": settings.batch_size_bytes,
+        "queue.buffering.max.messages": settings.queue_max_messages,
+        "delivery.timeout.ms": settings.delivery_timeout_ms,
+        "message.max.bytes": max(1_000_000, settings.max_event_bytes * 2),
+    }
+
+
+class EventPublisher:
+    """Publish contract-checked events to their raw topics.
+
+    Invalid events raise ``ContractViolation`` and nothing of them is sent. Delivery
+    outcomes go to ``on_delivery`` if given; otherwise failures are kept and ``flush``
+    raises ``DeliveryFailedError``.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        settings: ProducerSettings | None = None,
+        *,
+        contracts: Contracts | None = None,
+        on_delivery: Callable[[Delivery], None] | None = None,
+        client_id: str = "usage-pipeline-producer",
+        namespace: str = "",
+    ) -> None:
+        self.settings = settings or ProducerSettings()
+        self.contracts = contracts or load_contracts()
+        self.stats = PublishStats()
+        self._on_delivery = on_delivery
+        self._failures: list[Delivery] = []
+        self._producer = Producer(producer_config(bootstrap_servers, self.settings, client_id))
+        self._partition_counts: dict[str, int] = {}
+        self._namespace = namespace
+
+    def publish(self, event: Mapping[str, Any]) -> None:
+        """Validate ``event`` and queue it; blocks while the queue is full."""
+        self.contracts.validate(event)
+        self._send(event, orjson.dumps(event))
+
+    def publish_json(self, payload: bytes | str) -> dict:
+        """Parse, size-check and validate one JSON document, then queue it; returns the event."""
+        event = self.contracts.parse(payload, max_bytes=self.settings.max_event_bytes)
+        self._send(event, payload.encode() if isinstance(payload, str) else payload)
+        return event
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait until every queued event is acknowledged or failed; raise if any failed."""
+        remaining = self._producer.flush(timeout_s)
+        if remaining:
+            raise TimeoutError(f"{remaining} event(s) still unacknowledged after {timeout_s:g} s")
+        if self._failures:
+            failures, self._failures = self._failures, []
+            raise DeliveryFailedError(failures)
+
+    def close(self) -> None:
+        """Flush; the publisher is not used afterwards."""
+        self.flush()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(self, event: Mapping[str, Any], value: bytes) -> None:
+        if len(value) > self.settings.max_event_bytes:
+            raise ContractViolation(
+                ROOT, f"event is {len(value)} bytes, over the {self.settings.max_event_bytes} limit"
+            )
+        subject = subject_id(event)
+        event_id = str(event["event_id"])
+        family = family_of(str(event["event_type"]))
+        topic = raw_topic(family, self._namespace)
+        kwargs: dict[str, Any] = {"key": subject.encode()}
+        if family == CONSENT_FAMILY:
+            purpose = str(event["properties"]["purpose"])
+            kwargs = {
+                "key": consent_key(subject, purpose).encode(),
+                "partition": partition_for(subject, self._partitions(topic)),
+            }
+
+        def delivered(err: KafkaError | None, msg: Message) -> None:
+            self._report(event_id, topic, err, msg)
+
+        while True:
+            try:
+                self._producer.produce(topic, value=value, on_delivery=delivered, **kwargs)
+                break
+            except BufferError:  # queue full: serve delivery reports until there is room
+                self._producer.poll(0.05)
+        self.stats.sent += 1
+        self._producer.poll(0)
+
+    def _partitions(self, topic: str) -> int:
+        count = self._partition_counts.get(topic)
+        if count is None:
+            metadata = self._producer.list_topics(topic, timeout=10)
+            count = len(metadata.topics[topic].partitions)
+            if count == 0:
+                raise RuntimeError(f"topic {topic!r} does not exist; create the raw topics first")
+            self._partition_counts[topic] = count
+        return count
+
+    def _report(self, event_id: str, topic: str, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            self.stats.delivered += 1
+            delivery = Delivery(event_id, topic, msg.partition(), msg.offset(), None)
+        else:
+            self.stats.failed += 1
+            delivery = Delivery(event_id, topic, -1, -1, err.str())
+            log.warning("event %s not delivered to %s: %s", event_id, topic, err.str())
+        if self._on_delivery is not None:
+            self._on_delivery(delivery)
+        elif not delivery.ok:
+            self._failures.append(delivery)

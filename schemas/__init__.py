@@ -1,0 +1,1 @@
+"""Event contracts: JSON Schema files and the validator every component shares."""

@@ -1,0 +1,183 @@
+"""Contracts.parse(): size limit, strict JSON decoding, then validation."""
+
+import orjson
+import pytest
+
+from schemas.contracts import DEFAULT_MAX_EVENT_BYTES, ROOT, ContractViolation
+
+
+def parse_violation(contracts, payload, **kwargs) -> ContractViolation:
+    with pytest.raises(ContractViolation) as excinfo:
+        contracts.parse(payload, **kwargs)
+    violation = excinfo.value
+    # Nothing chained: the decoder's exception carries the whole document.
+    assert violation.__cause__ is None
+    assert violation.__context__ is None
+    return violation
+
+
+def payload_with(example: dict, replace: tuple[bytes, bytes]) -> bytes:
+    raw = orjson.dumps(example)
+    assert replace[0] in raw
+    return raw.replace(replace[0], replace[1], 1)
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_a_valid_payload_parses_to_the_event(contracts, examples, as_text):
+    for event in examples.values():
+        raw = orjson.dumps(event)
+        assert contracts.parse(raw.decode() if as_text else raw) == event
+
+
+def test_bytearray_and_memoryview_payloads_are_accepted(contracts, examples):
+    raw = orjson.dumps(examples["usage.feature_used"])
+    assert contracts.parse(bytearray(raw)) == examples["usage.feature_used"]
+    assert contracts.parse(memoryview(raw)) == examples["usage.feature_used"]
+
+
+def test_an_oversize_payload_is_rejected_before_decoding(contracts):
+    payload = b"[" * (DEFAULT_MAX_EVENT_BYTES + 1)  # would also be invalid JSON
+    violation = parse_violation(contracts, payload)
+    assert violation.field == ROOT
+    assert str(DEFAULT_MAX_EVENT_BYTES) in violation.reason
+    assert str(DEFAULT_MAX_EVENT_BYTES + 1) in violation.reason
+
+
+def test_the_size_limit_can_be_lowered(contracts, examples):
+    raw = orjson.dumps(examples["usage.feature_used"])
+    violation = parse_violation(contracts, raw, max_bytes=100)
+    assert violation.reason == f"is {len(raw)} bytes, over the 100-byte limit"
+    assert contracts.parse(raw, max_bytes=len(raw))
+
+
+def test_the_size_of_text_is_counted_in_utf8_bytes(contracts):
+    violation = parse_violation(contracts, '"' + "é" * 60 + '"', max_bytes=100)
+    assert "122 bytes" in violation.reason
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason_part"),
+    [
+        (b"", "empty"),
+        (b'{"event_id": ', "is not valid JSON"),
+        (b"{'event_id': 1}", "is not valid JSON"),
+        (b'{"a": 1,}', "is not valid JSON"),
+        (b'{"a": "x\x01"}', "control character"),
+        (b"\xef\xbb\xbf{}", "is not valid JSON"),
+    ],
+)
+def test_invalid_json_is_rejected_with_the_decoder_reason(contracts, payload, reason_part):
+    violation = parse_violation(contracts, payload)
+    assert violation.field == ROOT
+    assert violation.reason.startswith("is not valid JSON")
+    assert reason_part in violation.reason
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_nan_and_infinity_are_rejected(contracts, examples, literal):
+    payload = payload_with(examples["usage.media_played"], (b"1512.4", literal))
+    violation = parse_violation(contracts, payload)
+    assert violation.field == ROOT
+    assert violation.reason.startswith("is not valid JSON")
+
+
+@pytest.mark.parametrize("garbage", [b" x", b"{}", b"\n[]", b"\x00"])
+def test_trailing_garbage_is_rejected(contracts, examples, garbage):
+    payload = orjson.dumps(examples["usage.feature_used"]) + garbage
+    violation = parse_violation(contracts, payload)
+    assert violation.field == ROOT
+    assert "after document" in violation.reason or "is not valid JSON" in violation.reason
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"a": "\\ud800"}',  # escaped lone high surrogate
+        b'{"a": "\\udc00"}',  # escaped lone low surrogate
+    ],
+)
+def test_escaped_lone_surrogates_are_rejected(contracts, payload):
+    violation = parse_violation(contracts, payload)
+    assert violation.field == ROOT
+    assert "surrogate" in violation.reason
+
+
+def test_a_raw_lone_surrogate_in_text_is_rejected(contracts, examples):
+    text = orjson.dumps(examples["usage.feature_used"]).decode().replace("reporting-api", "\ud800")
+    violation = parse_violation(contracts, text)
+    assert violation.field == ROOT
+    assert "UTF-8" in violation.reason
+
+
+@pytest.mark.parametrize("payload", [b'{"a": "\xff"}', b'{"a": "\xc3"}', b'{"a": "\xed\xa0\x80"}'])
+def test_invalid_utf8_is_rejected(contracts, payload):
+    violation = parse_violation(contracts, payload)
+    assert (violation.field, violation.reason.split(" (")[0]) == (ROOT, "is not valid UTF-8")
+
+
+@pytest.mark.parametrize(
+    "number",
+    [2**63, 2**64 - 1, 2**64, 10**30, -(2**63) - 1, -(10**30)],
+)
+def test_integers_beyond_64_bits_are_rejected(contracts, examples, number):
+    payload = payload_with(examples["usage.media_played"], (b"734003200", str(number).encode()))
+    violation = parse_violation(contracts, payload)
+    assert violation.field == ROOT
+    assert "64-bit" in violation.reason
+
+
+def test_the_largest_64_bit_integer_is_accepted(contracts, examples):
+    payload = payload_with(examples["usage.media_played"], (b"734003200", str(2**63 - 1).encode()))
+    assert contracts.parse(payload)["properties"]["bytes"] == 2**63 - 1
+
+
+def test_long_digit_runs_in_strings_and_fractions_are_not_mistaken_for_integers(
+    contracts, examples
+):
+    payload = payload_with(
+        examples["usage.media_played"], (b"1512.4", b"1.00000000000000000000001")
+    )
+    payload = payload.replace(b"prg-2025-0311-news", b"prg-12345678901234567890123456789", 1)
+    event = contracts.parse(payload)
+    assert event["properties"]["program_id"] == "prg-12345678901234567890123456789"
+
+
+@pytest.mark.parametrize(
+    "payload", [b"[]", b'[{"event_id": "x"}]', b'"event"', b"42", b"null", b"true"]
+)
+def test_a_top_level_non_object_is_rejected(contracts, payload):
+    violation = parse_violation(contracts, payload)
+    assert (violation.field, violation.reason) == (ROOT, "must be a JSON object")
+
+
+@pytest.mark.parametrize("payload", [None, 42, {"event_id": "x"}])
+def test_a_payload_that_is_not_bytes_or_text_is_a_violation(contracts, payload):
+    violation = parse_violation(contracts, payload)
+    assert (violation.field, violation.reason) == (ROOT, "must be bytes or str")
+
+
+def test_a_decoded_event_is_then_validated(contracts, examples):
+    payload = payload_with(examples["traffic.web_request"], (b'"192.0.2.23"', b'"010.1.1.1"'))
+    violation = parse_violation(contracts, payload)
+    assert (violation.field, violation.reason) == ("context.ip", "is not a valid IP address")
+
+
+def test_deeply_nested_json_is_rejected_not_a_crash(contracts):
+    violation = parse_violation(contracts, b"[" * 5000 + b"]" * 5000)
+    assert violation.field == ROOT
+
+
+@pytest.mark.parametrize("depth", [300, 1000])
+def test_a_deeply_nested_value_inside_an_event_is_a_violation_not_a_crash(
+    contracts, examples, depth
+):
+    nested = b"[" * depth + b"]" * depth
+    payload = payload_with(examples["usage.feature_used"], (b'"report.export_csv"', nested))
+    violation = parse_violation(contracts, payload)
+    assert violation.field in (ROOT, "properties.feature")
+
+
+def test_a_deep_document_with_a_long_number_is_a_violation_not_a_crash(contracts):
+    payload = b'{"b":' + b"[" * 1020 + b"]" * 1020 + b', "a": 1234567890123456789}'
+    violation = parse_violation(contracts, payload)
+    assert (violation.field, violation.reason) == (ROOT, "is nested too deeply")

@@ -1,0 +1,123 @@
+"""`usage-pipeline emit` and `usage-pipeline simulate`: publish events to the raw topics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import orjson
+import typer
+from producers.simulator import SimulationConfig, simulate
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from broker.admin import describe_cluster
+from broker.local import cluster_address
+from producers.emit import Rejection, emit_lines
+from producers.publisher import EventPublisher
+from producers.topics import ensure_raw_topics
+from usage_pipeline.cli.console import err, out
+from usage_pipeline.settings import Settings, load_settings
+
+PROGRESS_EVERY = 10_000
+
+
+def connect(settings: Settings) -> str:
+    """The cluster's address once it answers, with its raw topics created."""
+    bootstrap = cluster_address(settings)
+    describe_cluster(bootstrap)
+    ensure_raw_topics(bootstrap, settings.topics)
+    return bootstrap
+
+
+def open_publisher(settings: Settings, bootstrap: str) -> EventPublisher:
+    """A publisher configured by ``settings``."""
+    return EventPublisher(bootstrap, settings.producer, namespace=settings.topics.namespace)
+
+
+def emit(
+    file: str = typer.Argument(..., help="JSON Lines file, one event per line; '-' for stdin."),
+    fail_fast: bool = typer.Option(
+        False, "--fail-fast", help="Stop at the first invalid line instead of continuing."
+    ),
+) -> None:
+    """Validate each line against the schemas and publish the valid ones.
+
+    Each invalid line is reported with its number and reason (never its content). Counts
+    are printed at the end; the exit code is 1 when any line was rejected.
+    """
+    settings = load_settings()
+    bootstrap = connect(settings)
+
+    def report(rejection: Rejection) -> None:
+        err.print(f"line {rejection.line}: {rejection.reason}", highlight=False, markup=False)
+
+    with (
+        sys.stdin.buffer if file == "-" else Path(file).open("rb") as lines,
+        EventPublisher(
+            bootstrap, settings.producer, namespace=settings.topics.namespace
+        ) as publisher,
+    ):
+        result = emit_lines(lines, publisher, stop_at_first_error=fail_fast, on_rejection=report)
+    stopped = " (stopped at the first error)" if result.stopped_early else ""
+    out.print(
+        f"read {result.read}, published {result.published}, "
+        f"rejected {len(result.rejected)}{stopped}"
+    )
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+def simulate_command(
+    events: int = typer.Option(1_000_000, "--events", "-n", min=1, help="How many events."),
+    days: int = typer.Option(30, "--days", min=1, help="Days of activity to spread them over."),
+    seed: int = typer.Option(42, "--seed", help="Same seed and --until give the same events."),
+    until: dt.datetime | None = typer.Option(
+        None, "--until", formats=["%Y-%m-%d"], help="Exclusive last day (UTC); default today."
+    ),
+    out_file: Path | None = typer.Option(
+        None, "--out", help="Write JSON Lines here instead of publishing to Kafka."
+    ),
+) -> None:
+    """Generate a realistic synthetic population's events and publish them (or write them).
+
+    Accounts of several sizes, users with e-mail and IPv4/IPv6 addresses, real user agents,
+    daily and weekly seasonality, a growth trend, and consent changes at realistic rates.
+    """
+    settings = load_settings()
+    config = SimulationConfig(
+        events=events,
+        days=days,
+        seed=seed,
+        until=(until.date() if until else dt.datetime.now(dt.UTC).date()),
+    )
+    publish_simulation(settings, config, out_file)
+    where = str(out_file) if out_file else "the raw topics"
+    out.print(f"{events} events written to {where} (seed {seed}, until {config.until}).")
+
+
+def publish_simulation(settings: Settings, config: SimulationConfig, out_file: Path | None) -> None:
+    """Generate ``config``'s events with a progress bar; publish them, or write JSON Lines."""
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        "[progress.percentage]{task.percentage:>3.0f}%",
+        TimeRemainingColumn(),
+        console=err,
+    )
+    with progress, ExitStack() as stack:
+        if out_file is not None:
+            sink = stack.enter_context(out_file.open("wb"))
+
+            def send(event: dict) -> None:
+                sink.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+        else:
+            send = stack.enter_context(open_publisher(settings, connect(settings))).publish
+        task = progress.add_task("simulating", total=config.events)
+        for count, event in enumerate(simulate(config), start=1):
+            send(event)
+            if count % PROGRESS_EVERY == 0:
+                progress.update(task, completed=count)
+        progress.update(task, completed=config.events)
