@@ -28,10 +28,10 @@ from pathlib import Path
 
 import orjson
 from confluent_kafka import Producer
-from producers.simulator import SimulationConfig, simulate
 
 from broker.local import cluster_address, local_broker
 from producers.publisher import EventPublisher, producer_config
+from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
 from schemas.contracts import load_contracts
 from schemas.keys import subject_id

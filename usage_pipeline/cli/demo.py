@@ -6,11 +6,11 @@ import datetime as dt
 import time
 
 import typer
-from producers.simulator import SimulationConfig
 from rich.table import Table
 
 from broker.admin import topic_sizes
 from broker.local import local_broker
+from producers.simulator import SimulationConfig
 from schemas.topics import raw_topics
 from usage_pipeline.cli.console import err, out
 from usage_pipeline.cli.publish import connect, publish_simulation

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import orjson
 import typer
-from producers.simulator import SimulationConfig, simulate
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from broker.admin import describe_cluster
 from broker.local import cluster_address
 from producers.emit import Rejection, emit_lines
 from producers.publisher import EventPublisher
+from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
 from usage_pipeline.cli.console import err, out
 from usage_pipeline.settings import Settings, load_settings
