@@ -5,9 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+
+T = TypeVar("T")
 
 
 class ClusterUnreachableError(RuntimeError):
@@ -128,3 +132,48 @@ def topic_sizes(
         return sizes
     finally:
         consumer.close()
+
+
+def consumer_lag(
+    bootstrap_servers: str, group: str, topics: list[str], timeout_s: float = 10.0
+) -> int:
+    """Records in ``topics`` that ``group`` has not committed yet (all of them if it never did)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group})
+    try:
+        metadata = consumer.list_topics(timeout=timeout_s)
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            if topic in metadata.topics
+            for p in metadata.topics[topic].partitions
+        ]
+        committed = _retrying(lambda: consumer.committed(partitions, timeout=timeout_s))
+        lag = 0
+        for tp in committed:
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+            position = tp.offset if tp.offset >= 0 else low
+            lag += max(0, high - position)
+        return lag
+    finally:
+        consumer.close()
+
+
+_TRANSIENT = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError._TIMED_OUT,
+}
+
+
+def _retrying(call: Callable[[], T], attempts: int = 20, pause_s: float = 0.5) -> T:
+    """Call again while the broker answers with a retriable error (e.g. coordinator loading)."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not (error.retriable() or error.code() in _TRANSIENT) or attempt == attempts - 1:
+                raise
+            time.sleep(pause_s)
+    raise AssertionError("unreachable")

@@ -13,7 +13,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -167,6 +167,7 @@ class Contracts:
             raise ValueError("no event schema found")
         if not envelopes:
             raise ValueError("no envelope schema found")
+        self._envelope = envelopes[max(envelopes)]
         # Used to report envelope problems of events whose type or version has no schema.
         self._fallback = jsonschema_rs.validator_for(envelopes[max(envelopes)], **compile_options)
         for event_type, version in sorted(self._schemas):
@@ -211,6 +212,13 @@ class Contracts:
         if doc is None:
             raise ContractViolation("schema_version", self._unsupported_reason(event_type))
         return copy.deepcopy(doc)
+
+    def fields(self, event_type: str, version: int = 1) -> dict[str, dict[str, Any]]:
+        """Every leaf field of an event type as a dotted path, with its (resolved) schema."""
+        doc = self.schema(event_type, version)
+        own = doc.get("properties", {}).get("properties", {}).get("properties", {})
+        top = {**self._envelope["properties"], "properties": {"properties": own}}
+        return dict(_leaves(top, self._envelope, ""))
 
     def violations(self, event: object) -> list[ContractViolation]:
         """Return every contract problem of an event, ordered by field (empty when valid)."""
@@ -418,6 +426,28 @@ _NOT_JSON_REASON: Final = (
     "contains a value JSON cannot represent (only dict with str keys, list, str, int, "
     "float, bool and None are allowed)"
 )
+
+
+def _leaves(
+    properties: dict[str, Any], root: dict[str, Any], prefix: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, subschema in properties.items():
+        resolved = _resolve_local(subschema, root)
+        if "properties" in resolved:
+            yield from _leaves(resolved["properties"], root, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", resolved
+
+
+def _resolve_local(subschema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """Merge a local ``#/$defs/...`` reference into the subschema that names it."""
+    ref = subschema.get("$ref", "")
+    if not ref.startswith("#/"):
+        return subschema
+    target: Any = root
+    for part in ref[2:].split("/"):
+        target = target[part]
+    return {**_resolve_local(target, root), **{k: v for k, v in subschema.items() if k != "$ref"}}
 
 
 def _event_key(doc: dict[str, Any]) -> tuple[str, int] | None:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -87,6 +87,31 @@ class ProducerSettings(Section):
     )
 
 
+class StreamSettings(Section):
+    """The anonymization worker (`usage-pipeline stream`)."""
+
+    app_id: str = Field(
+        "usage-pipeline-stream", description="Consumer group and faust application id."
+    )
+    policy_file: Path = Field(
+        Path("config/anonymization.yaml"), description="The anonymization policy compliance reviews."
+    )
+    pseudonymization_key: SecretStr | None = Field(
+        None, description="Base64 of the HMAC key (at least 32 bytes); prefer the key file."
+    )
+    pseudonymization_key_file: Path | None = Field(
+        None, description="File holding the HMAC key's raw bytes (at least 32)."
+    )
+    key_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="Id written with every pseudonym; default derived from the key.",
+    )
+    batch_max: int = Field(2000, ge=1, description="Most events processed as one batch.")
+    batch_within_s: float = Field(0.5, gt=0, description="Longest wait to fill a batch.")
+    store: str = Field("memory://", description="faust table store (memory:// or rocksdb://).")
+
+
 class Settings(BaseSettings):
     """The root of all settings."""
 
@@ -104,6 +129,7 @@ class Settings(BaseSettings):
     local_broker: LocalBrokerSettings = LocalBrokerSettings()
     topics: TopicSettings = TopicSettings()
     producer: ProducerSettings = ProducerSettings()
+    stream: StreamSettings = StreamSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -148,6 +174,7 @@ __all__ = [
     "LocalBrokerSettings",
     "ProducerSettings",
     "Settings",
+    "StreamSettings",
     "TopicSettings",
     "load_settings",
 ]

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 from broker.admin import ClusterUnreachableError
 from broker.local import BrokerError
 from schemas.contracts import ContractViolation
-from usage_pipeline.cli import demo, kafka, publish
+from streams.policy.loader import PolicyError
+from streams.secret_key import PseudonymizationKeyError
+from usage_pipeline.cli import demo, kafka, policy, publish, stream
 from usage_pipeline.cli.console import configure_logging, err
 
 # Tracebacks with local variables could print personal data: never show them.
@@ -21,11 +23,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(kafka.app, name="kafka")
+app.add_typer(policy.app, name="policy")
 app.command("emit")(publish.emit)
 app.command("simulate")(publish.simulate_command)
 app.command("demo")(demo.demo)
+app.command("stream")(stream.stream)
 
-USER_ERRORS = (BrokerError, ClusterUnreachableError, ContractViolation, ValidationError)
+USER_ERRORS = (
+    BrokerError,
+    ClusterUnreachableError,
+    ContractViolation,
+    PolicyError,
+    PseudonymizationKeyError,
+    ValidationError,
+)
 
 
 @app.callback()

@@ -1,0 +1,56 @@
+"""Consent state of one subject, and the rule that decides whether an event may serve a purpose.
+
+The state maps each purpose to its latest decision and the moment it took effect:
+``{"marketing": ["withdrawn", 1764000000000000]}`` (status, effective time in epoch
+microseconds). It is plain JSON so that a faust table can keep it in its changelog.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from streams.policy.model import Consent
+
+GRANTED = "granted"
+WITHDRAWN = "withdrawn"
+
+ConsentState = dict[str, list[Any]]  # purpose -> [status, effective epoch microseconds]
+
+
+def epoch_us(timestamp: str) -> int:
+    """Microseconds since the epoch of an RFC 3339 UTC timestamp."""
+    moment = dt.datetime.fromisoformat(timestamp)
+    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def apply_change(
+    state: Mapping[str, list[Any]] | None, purpose: str, status: str, effective_us: int
+) -> ConsentState:
+    """The state after a consent change; a change older than the one on record is ignored."""
+    new_state: ConsentState = dict(state or {})
+    current = new_state.get(purpose)
+    if current is None or effective_us >= current[1]:
+        new_state[purpose] = [status, effective_us]
+    return new_state
+
+
+def consent_for(
+    state: Mapping[str, list[Any]] | None, purpose: str, occurred_us: int, required: bool
+) -> Consent:
+    """Whether an event that occurred at ``occurred_us`` may serve ``purpose`` now.
+
+    Granted only if the latest decision is a grant that took effect at or before the
+    event: a grant given after the event does not cover it, and a withdrawal that arrived
+    before processing wins. No record means not granted (fail closed).
+    """
+    if not required:
+        return Consent.NOT_REQUIRED
+    decision = (state or {}).get(purpose)
+    if decision is not None and decision[0] == GRANTED and decision[1] <= occurred_us:
+        return Consent.GRANTED
+    return Consent.NOT_GRANTED

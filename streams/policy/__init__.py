@@ -1,0 +1,1 @@
+"""The anonymization policy: the file compliance reviews, compiled into plans."""

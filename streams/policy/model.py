@@ -1,0 +1,88 @@
+"""The compiled anonymization policy: purposes, and one plan per event type, purpose and consent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+ACTIONS = (
+    "keep",
+    "drop",
+    "truncate_ip",
+    "pseudonymize",
+    "email_domain",
+    "generalize_user_agent",
+    "clean_url",
+    "visitor_hash",
+)
+
+
+class Consent(StrEnum):
+    """The consent state an output record was made under."""
+
+    GRANTED = "granted"
+    NOT_GRANTED = "not_granted"  # withdrawn, or never answered: fail closed
+    NOT_REQUIRED = "not_required"
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Settings of the actions."""
+
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 48
+    keep_query_params: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """A reason to use data, with its clean output topic."""
+
+    name: str
+    description: str
+    consent_required: bool
+    output: str
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """What one field becomes: ``path`` is dotted (``context.ip``)."""
+
+    path: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What leaves for one event type, purpose and consent state; ``fields`` None means skip."""
+
+    event_type: str
+    purpose: str
+    consent: Consent
+    fields: tuple[FieldRule, ...] | None
+
+    @property
+    def skips(self) -> bool:
+        """True when the event does not reach this purpose's output at all."""
+        return self.fields is None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy, ready to apply."""
+
+    version: str  # "sha256:<16 hex>" of the policy file's bytes
+    parameters: Parameters
+    purposes: dict[str, Purpose]
+    routes: dict[str, tuple[str, ...]]  # event type -> purposes it feeds
+    plans: dict[tuple[str, str, Consent], Plan]
+
+    def plan(self, event_type: str, purpose: str, consent: Consent) -> Plan:
+        """The plan for one event type, purpose and consent state."""
+        return self.plans[(event_type, purpose, consent)]
+
+    def consent_states(self, purpose: str) -> tuple[Consent, ...]:
+        """The consent states a purpose distinguishes."""
+        if self.purposes[purpose].consent_required:
+            return (Consent.GRANTED, Consent.NOT_GRANTED)
+        return (Consent.NOT_REQUIRED,)

@@ -1,0 +1,48 @@
+"""Visitor ids count a visitor within a day, never across days, and die with their salt."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from streams.visitors import VisitorSalts
+
+
+def traffic(day: str, ip: str = "198.51.100.7", agent: str = "Firefox") -> dict:
+    return {"occurred_at": f"{day}T12:00:00Z", "context": {"user_agent": agent, "host": "h"}}
+
+
+def clock_at(day: str, hours: float = 12):
+    moment = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC) + dt.timedelta(hours=hours)
+    return lambda: moment.timestamp()
+
+
+def test_same_visitor_on_one_day_has_one_id():
+    salts = VisitorSalts(clock=clock_at("2026-11-01"))
+    first = salts.visitor_id("198.51.100.7", traffic("2026-11-01"))
+    assert first == salts.visitor_id("198.51.100.7", traffic("2026-11-01"))
+    assert "198.51.100.7" not in first
+
+
+def test_same_visitor_on_two_days_has_unrelated_ids():
+    salts = VisitorSalts(clock=clock_at("2026-11-02"))
+    day1 = salts.visitor_id("198.51.100.7", traffic("2026-11-01"))
+    day2 = salts.visitor_id("198.51.100.7", traffic("2026-11-02"))
+    assert day1 != day2
+
+
+def test_two_instances_never_share_a_salt():
+    first = VisitorSalts(clock=clock_at("2026-11-01"))
+    second = VisitorSalts(clock=clock_at("2026-11-01"))
+    event = traffic("2026-11-01")
+    assert first.visitor_id("198.51.100.7", event) != second.visitor_id("198.51.100.7", event)
+
+
+def test_salt_is_destroyed_48_hours_after_it_was_made():
+    now = {"t": clock_at("2026-11-01")()}
+    salts = VisitorSalts(clock=lambda: now["t"])
+    before = salts.visitor_id("198.51.100.7", traffic("2026-11-01"))
+    now["t"] += 47 * 3600
+    assert salts.days() == ["2026-11-01"]
+    now["t"] += 2 * 3600
+    assert salts.days() == []
+    assert salts.visitor_id("198.51.100.7", traffic("2026-11-01")) != before
