@@ -30,7 +30,8 @@ import orjson
 from confluent_kafka import Producer
 
 from broker.local import cluster_address, local_broker
-from producers.publisher import EventPublisher, producer_config
+from broker.clients import produce_blocking, producer_config
+from producers.publisher import EventPublisher
 from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
 from schemas.contracts import load_contracts
@@ -76,12 +77,7 @@ def stage_client_baseline(events: int, bootstrap: str, namespace: str) -> int:
     ]
     producer = Producer(producer_config(bootstrap, settings.producer, "bench-baseline"))
     for topic, key, value in itertools.islice(itertools.cycle(prepared), events):
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_blocking(producer, topic, value, key=key)
         producer.poll(0)
     producer.flush()
     return events

@@ -7,7 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
@@ -177,3 +184,32 @@ def _retrying(call: Callable[[], T], attempts: int = 20, pause_s: float = 0.5) -
                 raise
             time.sleep(pause_s)
     raise AssertionError("unreachable")
+
+
+def read_topic(bootstrap_servers: str, topic: str, timeout_s: float = 1.0) -> list[Message]:
+    """Every record a topic holds now, from the start to the end of each partition."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": "usage-pipeline-reader",
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        messages: list[Message] = []
+        at_end: set[int] = set()
+        while len(at_end) < len(partitions):
+            for message in consumer.consume(1000, timeout=timeout_s):
+                error = message.error()
+                if error is None:
+                    messages.append(message)
+                elif error.code() == KafkaError._PARTITION_EOF:
+                    at_end.add(message.partition())
+                else:
+                    raise KafkaException(error)
+        return messages
+    finally:
+        consumer.close()

@@ -16,6 +16,7 @@ from typing import Any, Self
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
+from broker.clients import produce_blocking, producer_config
 from schemas.contracts import ROOT, Contracts, ContractViolation, load_contracts
 from schemas.keys import consent_key, partition_for, subject_id
 from schemas.topics import CONSENT_FAMILY, family_of, raw_topic
@@ -59,24 +60,6 @@ class PublishStats:
     sent: int = 0
     delivered: int = 0
     failed: int = 0
-
-
-def producer_config(bootstrap_servers: str, settings: ProducerSettings, client_id: str) -> dict:
-    """librdkafka settings for safe, fast publishing of raw events."""
-    return {
-        "bootstrap.servers": bootstrap_servers,
-        "client.id": client_id,
-        "enable.idempotence": True,
-        "acks": "all",
-        # Kafka's Java client and aiokafka hash keys with murmur2; librdkafka's default differs.
-        "partitioner": "murmur2_random",
-        "linger.ms": settings.linger_ms,
-        "compression.type": settings.compression,
-        "batch.size": settings.batch_size_bytes,
-        "queue.buffering.max.messages": settings.queue_max_messages,
-        "delivery.timeout.ms": settings.delivery_timeout_ms,
-        "message.max.bytes": max(1_000_000, settings.max_event_bytes * 2),
-    }
 
 
 class EventPublisher:
@@ -161,12 +144,7 @@ class EventPublisher:
         def delivered(err: KafkaError | None, msg: Message) -> None:
             self._report(event_id, topic, err, msg)
 
-        while True:
-            try:
-                self._producer.produce(topic, value=value, on_delivery=delivered, **kwargs)
-                break
-            except BufferError:  # queue full: serve delivery reports until there is room
-                self._producer.poll(0.05)
+        produce_blocking(self._producer, topic, value, on_delivery=delivered, **kwargs)
         self.stats.sent += 1
         self._producer.poll(0)
 

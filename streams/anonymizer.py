@@ -7,6 +7,7 @@ record that holds only what the plan lets through.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from streams.anonymize.email import email_domain
@@ -17,11 +18,14 @@ from streams.anonymize.user_agent import generalize_user_agent
 from streams.policy.model import Plan, Policy
 from streams.visitors import VisitorSalts
 
-Step = tuple[tuple[str, ...], tuple[str, ...], Callable[[Any, Mapping[str, Any]], Any]]
+# (field name, output name, transformation or None for keep)
+Step = tuple[str, str, Callable[[Any, Mapping[str, Any]], Any] | None]
+Section = tuple[str | None, list[Step]]
 
 # visitor_hash replaces the IP by a visitor id: a new name, so nobody mistakes it for an IP.
 RENAMED_BY = {"visitor_hash": "visitor_id"}
 EMAIL_FIELDS = {"subject.email", "properties.recipient"}
+CACHE_SIZE = 65_536
 
 
 class Anonymizer:
@@ -33,65 +37,62 @@ class Anonymizer:
         self.policy = policy
         self.pseudonymizer = pseudonymizer
         self.salts = salts or VisitorSalts()
+        self._transforms = self._value_transforms()
         self._steps = {key: self._compile(plan) for key, plan in policy.plans.items()}
 
     def apply(self, event: Mapping[str, Any], plan: Plan) -> dict[str, Any]:
         """The clean record ``plan`` makes of ``event`` (fields absent in the event stay absent)."""
         record: dict[str, Any] = {}
-        for source, target, step in self._steps[(plan.event_type, plan.purpose, plan.consent)]:
-            value = _get(event, source)
-            if value is None:
+        for section, steps in self._steps[(plan.event_type, plan.purpose, plan.consent)]:
+            source = event if section is None else event.get(section)
+            if not source:
                 continue
-            result = step(value, event)
-            if result is not None:
-                _put(record, target, result)
+            target = record if section is None else {}
+            for name, output_name, step in steps:
+                value = source.get(name)
+                if value is None:
+                    continue
+                if step is not None:
+                    value = step(value, event)
+                    if value is None:
+                        continue
+                target[output_name] = value
+            if target and section is not None:
+                record[section] = target
         return record
 
-    def _compile(self, plan: Plan) -> list[Step]:
-        steps: list[Step] = []
+    def _compile(self, plan: Plan) -> list[Section]:
+        """Steps grouped by envelope section (None: top-level fields), in policy order."""
+        sections: dict[str | None, list[Step]] = {}
         for rule in plan.fields or ():
-            source = tuple(rule.path.split("."))
-            target = source
-            if rule.action in RENAMED_BY:
-                target = (*source[:-1], RENAMED_BY[rule.action])
-            steps.append((source, target, self._function(rule.action, rule.path, plan.purpose)))
-        return steps
+            section, _, name = rule.path.rpartition(".")
+            output_name = RENAMED_BY.get(rule.action, name)
+            step = self._function(rule.action, rule.path, plan.purpose)
+            sections.setdefault(section or None, []).append((name, output_name, step))
+        return list(sections.items())
 
     def _function(
         self, action: str, path: str, purpose: str
-    ) -> Callable[[Any, Mapping[str, Any]], Any]:
-        params = self.policy.parameters
+    ) -> Callable[[Any, Mapping[str, Any]], Any] | None:
         if action == "keep":
-            return lambda value, _event: value
-        if action == "truncate_ip":
-            return lambda value, _event: truncate_ip(
-                value, params.ipv4_prefix, params.ipv6_prefix
-            )
+            return None
+        if action == "visitor_hash":
+            return self.salts.visitor_id
         if action == "pseudonymize":
             # A separate namespace per purpose and kind: outputs cannot be joined across purposes.
             kind = f"{purpose}/{'email' if path in EMAIL_FIELDS else path.rsplit('.', 1)[-1]}"
-            return lambda value, _event: self.pseudonymizer.pseudonymize(str(value), kind)
-        if action == "email_domain":
-            return lambda value, _event: email_domain(value)
-        if action == "generalize_user_agent":
-            return lambda value, _event: generalize_user_agent(value)
-        if action == "clean_url":
-            return lambda value, _event: clean_url(value, params.keep_query_params)
-        if action == "visitor_hash":
-            return self.salts.visitor_id
-        raise ValueError(f"action {action!r} has no implementation")
+            pseudonymize = self.pseudonymizer.pseudonymize
+            return lambda value, _event: pseudonymize(str(value), kind)
+        transform = self._transforms[action]
+        return lambda value, _event: transform(value)
 
-
-def _get(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = event
-    for part in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
-
-
-def _put(record: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    for part in path[:-1]:
-        record = record.setdefault(part, {})
-    record[path[-1]] = value
+    def _value_transforms(self) -> dict[str, Callable[[Any], Any]]:
+        """Actions that depend on the value alone, cached: URLs and user agents repeat a lot."""
+        params = self.policy.parameters
+        transforms: dict[str, Callable[[Any], Any]] = {
+            "truncate_ip": lambda v: truncate_ip(v, params.ipv4_prefix, params.ipv6_prefix),
+            "email_domain": email_domain,
+            "generalize_user_agent": generalize_user_agent,
+            "clean_url": lambda v: clean_url(v, params.keep_query_params),
+        }
+        return {name: lru_cache(maxsize=CACHE_SIZE)(f) for name, f in transforms.items()}

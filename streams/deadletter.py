@@ -63,7 +63,7 @@ def redacted_excerpt(payload: bytes) -> str:
 def _redact(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
         if key == "subject":
-            return {k: REDACTED_ID for k in value}
+            return dict.fromkeys(value, REDACTED_ID)
         return {scrub_text(k): _redact(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v) for v in value]

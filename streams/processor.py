@@ -77,7 +77,7 @@ class Processor:
         source: Source,
         consent_of: Callable[[str], ConsentState | None],
     ) -> Outcome:
-        """The outputs of one raw record; a record that cannot be processed becomes a dead letter."""
+        """The outputs of one raw record; one that cannot be processed becomes a dead letter."""
         try:
             event = self.contracts.parse(payload, max_bytes=self.max_event_bytes)
         except ContractViolation as violation:
@@ -96,17 +96,12 @@ class Processor:
         occurred = epoch_us(event["occurred_at"])
         outcome = Outcome()
         event_type = event["event_type"]
-        properties = event["properties"]
-        if event_type == "consent.changed":
-            state = apply_change(
-                state, properties["purpose"], properties["status"], epoch_us(properties["effective_at"])
-            )
+        changed = _consent_change(event, state)
+        if changed is not None:
+            state = changed
             outcome.consent_update = (subject, state)
-        elif event_type == "email.activity" and properties["action"] == "unsubscribed":
-            # An unsubscribe is itself a withdrawal of marketing consent, from that moment.
-            state = apply_change(state, "marketing", WITHDRAWN, occurred)
-            outcome.consent_update = (subject, state)
-            outcome.outputs.extend(self._withdrawal_from_unsubscribe(event))
+            if event_type == "email.activity":
+                outcome.outputs.extend(self._withdrawal_from_unsubscribe(event))
         for purpose_name in self.policy.routes[event_type]:
             purpose = self.policy.purposes[purpose_name]
             consent = consent_for(state, purpose_name, occurred, purpose.consent_required)
@@ -118,9 +113,25 @@ class Processor:
             record["consent"] = consent.value
             record.update(self._metadata)
             outcome.outputs.append(
-                Output(self.namespace + purpose.output, event["event_id"].encode(), orjson.dumps(record))
+                Output(
+                    self.namespace + purpose.output,
+                    event["event_id"].encode(),
+                    orjson.dumps(record),
+                )
             )
         return outcome
+
+    def replay_consent(
+        self, payload: bytes, consent_of: Callable[[str], ConsentState | None]
+    ) -> tuple[str, ConsentState] | None:
+        """The state a raw consent record leads to, producing nothing (to rebuild the table)."""
+        try:
+            event = self.contracts.parse(payload, max_bytes=self.max_event_bytes)
+        except ContractViolation:
+            return None
+        subject = subject_id(event)
+        changed = _consent_change(event, consent_of(subject))
+        return None if changed is None else (subject, changed)
 
     def _withdrawal_from_unsubscribe(self, event: Mapping[str, Any]) -> list[Output]:
         """The consent.changed event an unsubscribe implies, for other systems to see."""
@@ -154,3 +165,15 @@ class Processor:
     def _dead_letter(self, payload: bytes, source: Source, stage: str, reason: str) -> Output:
         value, headers = dead_letter(payload, source, stage, reason, self.version)
         return Output(self.dead_letter_topic, None, value, headers=headers)
+
+
+def _consent_change(event: Mapping[str, Any], state: ConsentState | None) -> ConsentState | None:
+    """The subject's new consent state if ``event`` changes it, else None."""
+    properties = event["properties"]
+    if event["event_type"] == "consent.changed":
+        effective = epoch_us(properties["effective_at"])
+        return apply_change(state, properties["purpose"], properties["status"], effective)
+    if event["event_type"] == "email.activity" and properties["action"] == "unsubscribed":
+        # An unsubscribe is itself a withdrawal of marketing consent, from that moment.
+        return apply_change(state, "marketing", WITHDRAWN, epoch_us(event["occurred_at"]))
+    return None

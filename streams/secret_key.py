@@ -18,7 +18,7 @@ class PseudonymizationKeyError(RuntimeError):
 
 
 def load_pseudonymizer(settings: StreamSettings) -> Pseudonymizer:
-    """The pseudonymizer of the configured key; raises PseudonymizationKeyError when there is no usable key."""
+    """The pseudonymizer of the configured key; raises PseudonymizationKeyError without one."""
     key = _read_key(settings)
     if len(key) < MIN_KEY_BYTES:
         raise PseudonymizationKeyError(

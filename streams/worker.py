@@ -4,6 +4,10 @@ Delivery is at least once. A batch from ``take_events`` is acknowledged when the
 back for the next one, so every output of the batch, and every consent change written to
 the table's changelog, is acknowledged by the broker before that happens. Concurrency is 1
 (faust-streaming #606: with more, offsets can be committed past unprocessed messages).
+
+Consent comes first: before its first batch the worker replays the whole (compacted)
+consent topic into the table, so every decision published before it started covers every
+event it processes; within a batch, consent records are applied before other events.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from typing import Any
 
 import faust
 
+from broker.admin import read_topic
 from schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
 from streams.deadletter import Source
+from streams.output import OutputProducer
 from streams.processor import Processor
 from usage_pipeline.settings import Settings
 
@@ -37,8 +43,6 @@ def build_app(settings: Settings, bootstrap_servers: str, processor: Processor) 
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        producer_linger_ms=20,
-        producer_max_batch_size=1_000_000,
         stream_buffer_maxsize=stream.batch_max * 2,
         broker_commit_every=stream.batch_max,
         broker_commit_interval=1.0,
@@ -52,13 +56,26 @@ def build_app(settings: Settings, bootstrap_servers: str, processor: Processor) 
         schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
         use_partitioner=True,
     )
-    source = app.topic(*raw_topics(namespace), key_serializer="raw", value_serializer="raw")
     consent_topic = raw_topic(CONSENT_FAMILY, namespace)
+    source = app.topic(*raw_topics(namespace), key_serializer="raw", value_serializer="raw")
+    outputs = OutputProducer(bootstrap_servers, settings.producer, f"{app.conf.id}-outputs")
+
+    async def replay_consent() -> None:
+        loop = asyncio.get_running_loop()
+        records = await loop.run_in_executor(None, read_topic, bootstrap_servers, consent_topic)
+        for record in records:
+            update = processor.replay_consent(record.value() or b"", consent.get)
+            if update is not None:
+                consent[update[0]] = update[1]
+        log.info("consent replayed: %d records", len(records))
 
     @app.agent(source, concurrency=1, name=f"{namespace}anonymize")
     async def anonymize(events: faust.StreamT[Any]) -> None:
+        replayed = False
         async for batch in events.take_events(stream.batch_max, within=stream.batch_within_s):
-            deliveries = []
+            if not replayed:  # here, not before the loop: table recovery is over by now
+                await replay_consent()
+                replayed = True
             # Consent changes first: a withdrawal read in this batch covers the whole batch.
             for event in sorted(batch, key=lambda e: e.message.topic != consent_topic):
                 message = event.message
@@ -70,15 +87,11 @@ def build_app(settings: Settings, bootstrap_servers: str, processor: Processor) 
                 if outcome.consent_update is not None:
                     subject, state = outcome.consent_update
                     consent[subject] = state
-                for out in outcome.outputs:
-                    deliveries.append(
-                        await app.producer.send(
-                            out.topic, out.key, out.value, out.partition, None, out.headers
-                        )
-                    )
+                for output in outcome.outputs:
+                    outputs.send(output)
             # Everything this batch produced is acknowledged before the batch is.
+            await asyncio.get_running_loop().run_in_executor(None, outputs.flush)
             await app.producer.buffer.flush()
-            await asyncio.gather(*deliveries)
             await app.producer.flush()
 
     return app

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -94,7 +94,8 @@ class StreamSettings(Section):
         "usage-pipeline-stream", description="Consumer group and faust application id."
     )
     policy_file: Path = Field(
-        Path("config/anonymization.yaml"), description="The anonymization policy compliance reviews."
+        Path("config/anonymization.yaml"),
+        description="The anonymization policy compliance reviews.",
     )
     pseudonymization_key: SecretStr | None = Field(
         None, description="Base64 of the HMAC key (at least 32 bytes); prefer the key file."
@@ -110,6 +111,25 @@ class StreamSettings(Section):
     batch_max: int = Field(2000, ge=1, description="Most events processed as one batch.")
     batch_within_s: float = Field(0.5, gt=0, description="Longest wait to fill a batch.")
     store: str = Field("memory://", description="faust table store (memory:// or rocksdb://).")
+
+
+class SinkSettings(Section):
+    """The Parquet lake sink (`usage-pipeline sink`) and lake housekeeping."""
+
+    lake_dir: Path = Field(Path("lake"), description="Root folder of the Parquet lake.")
+    group_id: str = Field("usage-pipeline-sink", description="Consumer group of the sink.")
+    flush_rows: int = Field(100_000, ge=1, description="Rows of one partition that force a flush.")
+    flush_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Buffered bytes, all partitions, that force a flush."
+    )
+    flush_seconds: float = Field(10.0, gt=0, description="Longest time a record waits in a buffer.")
+    dedupe_max_ids: int = Field(
+        2_000_000, ge=1, description="Event ids kept in memory to drop duplicates (soft limit)."
+    )
+    retention_days: dict[str, PositiveInt] = Field(
+        {"service": 400, "analytics": 400, "marketing": 90, "partner_sharing": 30, "traffic": 30},
+        description="Days each purpose's lake partitions are kept, by event date.",
+    )
 
 
 class Settings(BaseSettings):
@@ -130,6 +150,7 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     producer: ProducerSettings = ProducerSettings()
     stream: StreamSettings = StreamSettings()
+    sink: SinkSettings = SinkSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -174,6 +195,7 @@ __all__ = [
     "LocalBrokerSettings",
     "ProducerSettings",
     "Settings",
+    "SinkSettings",
     "StreamSettings",
     "TopicSettings",
     "load_settings",

@@ -23,7 +23,9 @@ class Change:
 
 def diff(old: Policy, new: Policy, contracts: Contracts) -> list[Change]:
     """Every cell whose action differs; purposes present in only one policy count as not routed."""
-    before = {(c.event_type, c.field, c.purpose, c.consent): c.action for c in cells(old, contracts)}
+    before = {
+        (c.event_type, c.field, c.purpose, c.consent): c.action for c in cells(old, contracts)
+    }
     after = {(c.event_type, c.field, c.purpose, c.consent): c.action for c in cells(new, contracts)}
     changes = []
     for key in sorted(before.keys() | after.keys()):

@@ -1,4 +1,4 @@
-"""Render a policy for review: per event type and field, what leaves for each purpose and consent."""
+"""Render a policy for review: per event type and field, what leaves per purpose and consent."""
 
 from __future__ import annotations
 
@@ -42,13 +42,24 @@ def cells(policy: Policy, contracts: Contracts) -> list[Cell]:
         for field in contracts.fields(event_type):
             for purpose, consent in columns(policy):
                 result.append(
-                    Cell(event_type, field, purpose, consent, _action(policy, event_type, field, purpose, consent, routed))
+                    Cell(
+                        event_type,
+                        field,
+                        purpose,
+                        consent,
+                        _action(policy, event_type, field, purpose, consent, routed),
+                    )
                 )
     return result
 
 
 def _action(
-    policy: Policy, event_type: str, field: str, purpose: str, consent: Consent, routed: tuple[str, ...]
+    policy: Policy,
+    event_type: str,
+    field: str,
+    purpose: str,
+    consent: Consent,
+    routed: tuple[str, ...],
 ) -> str:
     if purpose not in routed:
         return NOT_ROUTED
@@ -63,9 +74,14 @@ def table(policy: Policy, contracts: Contracts) -> tuple[list[str], list[list[st
     heads = columns(policy)
     by_row: dict[tuple[str, str], dict[tuple[str, Consent], str]] = {}
     for cell in cells(policy, contracts):
-        by_row.setdefault((cell.event_type, cell.field), {})[(cell.purpose, cell.consent)] = cell.action
+        by_row.setdefault((cell.event_type, cell.field), {})[(cell.purpose, cell.consent)] = (
+            cell.action
+        )
     header = ["event type", "field", *(column_title(p, c) for p, c in heads)]
-    rows = [[event_type, field, *(actions[h] for h in heads)] for (event_type, field), actions in by_row.items()]
+    rows = [
+        [event_type, field, *(actions[h] for h in heads)]
+        for (event_type, field), actions in by_row.items()
+    ]
     return header, rows
 
 

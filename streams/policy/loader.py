@@ -43,7 +43,9 @@ def parse_policy(raw: bytes, source: str, contracts: Contracts) -> Policy:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
-        raise PolicyError(source, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        raise PolicyError(
+            source, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]
+        ) from None
     checker = _Checker(contracts)
     policy = checker.compile(document, "sha256:" + hashlib.sha256(raw).hexdigest()[:16])
     if checker.problems:
@@ -138,7 +140,9 @@ class _Checker:
                 self.problem(f"{where}.description", "is required: say what the purpose is for")
             purposes[name] = Purpose(name, str(description), required, str(output))
             granted = Consent.GRANTED if required else Consent.NOT_REQUIRED
-            defaults[(name, granted)] = self._envelope_actions(spec.get("fields"), f"{where}.fields")
+            defaults[(name, granted)] = self._envelope_actions(
+                spec.get("fields"), f"{where}.fields"
+            )
             without = spec.get("without_consent")
             if required:
                 if without == "skip":
@@ -231,7 +235,9 @@ class _Checker:
             elif self._mapping(spec, place):
                 for purpose, action in spec.items():
                     if purpose not in routed:
-                        self.problem(f"{place}.{purpose}", f"{event_type} does not feed {purpose!r}")
+                        self.problem(
+                            f"{place}.{purpose}", f"{event_type} does not feed {purpose!r}"
+                        )
                         continue
                     rules.update(self._purpose_rule(purpose, action, f"{place}.{purpose}"))
             overrides[field] = rules

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from broker.admin import consumer_lag
+from broker.admin import read_topic
 from producers.topics import ensure_raw_topics
-from schemas.topics import raw_topics
 from streams.policy.loader import load_policy
+from streams.supervisor import WorkerProcess
 from streams.topics import ensure_stream_topics
 from usage_pipeline.settings import StreamSettings, TopicSettings
 
@@ -42,8 +34,6 @@ class StreamEnv:
     @property
     def env(self) -> dict[str, str]:
         return {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "USAGE_PIPELINE_TOPICS__NAMESPACE": self.namespace,
             "USAGE_PIPELINE_TOPICS__PARTITIONS": str(PARTITIONS),
             "USAGE_PIPELINE_STREAM__PSEUDONYMIZATION_KEY_FILE": str(self.key_file),
@@ -57,57 +47,15 @@ class StreamEnv:
     def topic(self, name: str) -> str:
         return self.namespace + name
 
-    @contextmanager
-    def worker(self) -> Iterator[subprocess.Popen]:
-        """A running `usage-pipeline stream`, stopped with SIGTERM on exit."""
-        with self.log_file.open("ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "usage_pipeline", "stream"],
-                cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        try:
-            yield process
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    def wait_until_processed(self, process: subprocess.Popen, timeout_s: float = 120) -> None:
-        """Block until the worker has committed every raw record."""
-        deadline = time.monotonic() + timeout_s
-        topics = list(raw_topics(self.namespace))
-        while consumer_lag(self.bootstrap, self.group, topics) > 0:
-            if process.poll() is not None:
-                raise AssertionError(f"worker exited: {self.log_file.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"worker lagging: {self.log_file.read_text()[-3000:]}")
-            time.sleep(0.5)
+    def worker(self) -> WorkerProcess:
+        """A `usage-pipeline stream` process on this namespace (use it as a context manager)."""
+        return WorkerProcess(
+            self.bootstrap, self.group, self.namespace, self.log_file, self.env, cwd=REPO
+        )
 
     def read(self, topic: str) -> list:
-        """Every record of a topic now, from the beginning to the end of each partition."""
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"read-{uuid.uuid4().hex}",
-                "enable.partition.eof": True,
-                "enable.auto.commit": False,
-            }
-        )
-        name = self.topic(topic)
-        partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
-        consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
-        messages, at_end = [], set()
-        while len(at_end) < len(partitions):
-            for message in consumer.consume(500, timeout=1.0):
-                if message.error() is None:
-                    messages.append(message)
-                elif message.error().code() == KafkaError._PARTITION_EOF:
-                    at_end.add(message.partition())
-        consumer.close()
-        return messages
+        """Every record of a topic now."""
+        return read_topic(self.bootstrap, self.topic(topic))
 
     def records(self, topic: str) -> list[dict]:
         return [orjson.loads(m.value()) for m in self.read(topic)]

@@ -35,16 +35,23 @@ def envelope(event_type: str, user: str, occurred_at: str, properties: dict, **c
         "occurred_at": occurred_at,
         "source": "test-suite",
         "subject": {"account_id": f"acct-{user}", "user_id": user, "email": f"{user}@example.com"},
-        "context": {"ip": "198.51.100.23", "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) "
-                    "Gecko/20100101 Firefox/128.0", "host": "portal.shantaesoft.example",
-                    "url": f"https://portal.shantaesoft.example/home?email={user}@example.com",
-                    **context},
-    } | {"properties": properties}  # fmt: skip
+        "context": {
+            "ip": "198.51.100.23",
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            "host": "portal.shantaesoft.example",
+            "url": f"https://portal.shantaesoft.example/home?email={user}@example.com",
+            **context,
+        },
+    } | {"properties": properties}
 
 
 def consent(user: str, purpose: str, status: str, effective_at: str) -> dict:
-    props = {"purpose": purpose, "status": status, "source": "preference_center",
-             "effective_at": effective_at}  # fmt: skip
+    props = {
+        "purpose": purpose,
+        "status": status,
+        "source": "preference_center",
+        "effective_at": effective_at,
+    }
     return envelope("consent.changed", user, effective_at, props)
 
 
@@ -53,8 +60,13 @@ def feature(user: str, occurred_at: str = T) -> dict:
 
 
 def mail(user: str, action: str, occurred_at: str = T) -> dict:
-    props = {"action": action, "campaign_id": "c1", "campaign_kind": "newsletter",
-             "message_id": f"m-{user}", "recipient": f"{user}@example.com"}  # fmt: skip
+    props = {
+        "action": action,
+        "campaign_id": "c1",
+        "campaign_kind": "newsletter",
+        "message_id": f"m-{user}",
+        "recipient": f"{user}@example.com",
+    }
     return envelope("email.activity", user, occurred_at, props)
 
 
@@ -90,9 +102,13 @@ SCENARIO = {
     "unsubscribe": [mail("u-unsub", "unsubscribed", HOUR_AFTER)],
     "after_unsubscribe": [mail("u-unsub", "clicked", "2026-11-20T14:00:00Z")],
     "traffic": [
-        envelope("traffic.web_request", "u-visitor", T,
-                 {"method": "GET", "status": 200, "response_bytes": 10, "page_view": True})
-    ],  # fmt: skip
+        envelope(
+            "traffic.web_request",
+            "u-visitor",
+            T,
+            {"method": "GET", "status": 200, "response_bytes": 10, "page_view": True},
+        )
+    ],
 }
 # The event under test is the one that is not a consent change (or the last one).
 SUBJECT_EVENT = {
@@ -102,9 +118,7 @@ SUBJECT_EVENT = {
 
 BAD_PAYLOADS = {
     "not_json": f"not json {LEAKY_EMAIL} {LEAKY_IP}".encode(),
-    "bad_ip": orjson.dumps(
-        {**copy.deepcopy(feature("u-bad")), "context": {"ip": f"0{LEAKY_IP}"}}
-    ),
+    "bad_ip": orjson.dumps({**copy.deepcopy(feature("u-bad")), "context": {"ip": f"0{LEAKY_IP}"}}),
     "oversize": orjson.dumps({"padding": f"{LEAKY_EMAIL} " * 8000}),
     "deep": b"[" * 1000 + b"]" * 1000,
     "nan": b'{"event_id": NaN, "ip": "' + LEAKY_IP.encode() + b'"}',
@@ -123,11 +137,18 @@ def outputs(stream_env) -> Outputs:
         producer.produce(stream_env.topic("raw.usage"), value=payload, key=b"bad")
     producer.flush(10)
 
-    with stream_env.worker() as process:
-        stream_env.wait_until_processed(process)
+    with stream_env.worker() as worker:
+        worker.wait_until_caught_up(timeout_s=120)
 
-    topics = ["clean.service", "clean.analytics", "clean.marketing", "clean.partner",
-              "clean.traffic", "dead.letter", "raw.consent"]  # fmt: skip
+    topics = [
+        "clean.service",
+        "clean.analytics",
+        "clean.marketing",
+        "clean.partner",
+        "clean.traffic",
+        "dead.letter",
+        "raw.consent",
+    ]
     raw = {t: [m.value() for m in stream_env.read(t)] for t in topics}
     return Outputs(
         {t: [orjson.loads(v) for v in values] for t, values in raw.items()},
@@ -152,9 +173,10 @@ def test_granted_analytics_consent_gives_pseudonymized_analytics_record(outputs)
     (record,) = outputs.of("clean.analytics", "granted")
     assert record["consent"] == "granted"
     assert record["subject"]["user_id"].startswith(record["key_id"] + ":")
-    assert record["subject"]["user_id"] != outputs.of("clean.service", "granted")[0]["subject"][
-        "user_id"
-    ], "pseudonyms must differ across purposes"
+    assert (
+        record["subject"]["user_id"]
+        != outputs.of("clean.service", "granted")[0]["subject"]["user_id"]
+    ), "pseudonyms must differ across purposes"
     assert record["context"]["ip"] == "198.51.100.0"
     assert record["context"]["user_agent"]["browser_family"] == "Firefox"
     assert "?" not in record["context"]["url"]
@@ -193,9 +215,10 @@ def test_unsubscribe_withdraws_marketing_and_publishes_the_consent_change(output
     assert outputs.of("clean.marketing", "unsubscribe") == []
     assert outputs.of("clean.marketing", "after_unsubscribe") == []
     derived = [
-        r for r in outputs.by_topic["raw.consent"]
+        r
+        for r in outputs.by_topic["raw.consent"]
         if r["source"] == "usage-pipeline-stream" and r["subject"]["user_id"] == "u-unsub"
-    ]  # fmt: skip
+    ]
     assert [(d["properties"]["purpose"], d["properties"]["status"]) for d in derived] == [
         ("marketing", "withdrawn")
     ]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
+from contextlib import ExitStack
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -12,9 +15,13 @@ from broker.admin import topic_sizes
 from broker.local import local_broker
 from producers.simulator import SimulationConfig
 from schemas.topics import raw_topics
+from streams.policy.loader import load_policy
+from streams.processor import DEAD_LETTER_TOPIC
+from streams.supervisor import WorkerProcess
+from streams.topics import ensure_stream_topics
 from usage_pipeline.cli.console import err, out
 from usage_pipeline.cli.publish import connect, publish_simulation
-from usage_pipeline.settings import load_settings
+from usage_pipeline.settings import Settings, load_settings
 
 
 def demo(
@@ -22,39 +29,70 @@ def demo(
     days: int = typer.Option(30, "--days", min=1, help="Days of activity."),
     seed: int = typer.Option(42, "--seed", help="Seed of the simulation."),
 ) -> None:
-    """Start the local broker (unless a cluster is configured), create the raw topics,
-    publish a simulated population's events, and show what each raw topic received.
+    """Run the pipeline end to end on a simulated population and print what each stage did.
 
-    Stops what it started. The stream worker, the lake sink and the aggregates join the
-    demo as they are built.
+    Starts the local broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and the stream worker,
+    publishes the events, waits until the worker has processed every one, prints the
+    counts per raw, clean and dead-letter topic, and stops what it started. Without a
+    configured pseudonymization key it makes a random demo key under the home folder.
     """
     settings = load_settings()
-    broker = None if settings.kafka.bootstrap_servers else local_broker(settings)
-    started_here = False
-    if broker is not None:
-        with err.status(f"Starting Kafka on {broker.bootstrap_servers} ..."):
-            started_here = not broker.start().already_running
-    try:
+    policy = load_policy(settings.stream.policy_file)
+    namespace = settings.topics.namespace
+    with ExitStack() as started:
+        if not settings.kafka.bootstrap_servers:
+            broker = local_broker(settings)
+            with err.status(f"Starting Kafka on {broker.bootstrap_servers} ..."):
+                if not broker.start().already_running:
+                    started.callback(broker.stop)
         bootstrap = connect(settings)
-        topics = list(raw_topics(settings.topics.namespace))
+        ensure_stream_topics(bootstrap, policy, settings.topics)
+        topics = [
+            *raw_topics(namespace),
+            *sorted({namespace + p.output for p in policy.purposes.values()}),
+            namespace + DEAD_LETTER_TOPIC,
+        ]
         before = topic_sizes(bootstrap, topics)
+        worker = WorkerProcess(
+            bootstrap,
+            namespace + settings.stream.app_id,
+            namespace,
+            settings.home / "stream-worker.log",
+            env=_key_env(settings),
+        )
+        started.enter_context(worker)
         config = SimulationConfig(
             events=events, days=days, seed=seed, until=dt.datetime.now(dt.UTC).date()
         )
         start = time.perf_counter()
         publish_simulation(settings, config, None)
+        with err.status("Waiting for the stream worker to process every event ..."):
+            worker.wait_until_caught_up()
         seconds = time.perf_counter() - start
         after = topic_sizes(bootstrap, topics)
-    finally:
-        if started_here and broker is not None:
-            with err.status("Stopping the Kafka broker this demo started ..."):
-                broker.stop()
+        with err.status("Stopping what the demo started ..."):
+            started.close()
 
-    table = Table(title="Raw topics: events acknowledged by the broker in this run")
+    table = Table(title=f"Records added in this run (policy {policy.version})")
     table.add_column("topic")
-    table.add_column("events", justify="right")
+    table.add_column("records", justify="right")
     for topic in topics:
         table.add_row(topic, f"{after[topic] - before[topic]:,}")
-    table.add_row("[bold]total[/]", f"[bold]{sum(after.values()) - sum(before.values()):,}[/]")
     out.print(table)
-    out.print(f"Published {events:,} events in {seconds:.1f} s ({events / seconds:,.0f} events/s).")
+    out.print(
+        f"{events:,} events published and anonymized in {seconds:.1f} s "
+        f"({events / seconds:,.0f} events/s end to end). Worker log: {worker.log_file}"
+    )
+
+
+def _key_env(settings: Settings) -> dict[str, str]:
+    """Environment naming a key file: the configured one, or a random demo key."""
+    stream = settings.stream
+    if stream.pseudonymization_key or stream.pseudonymization_key_file:
+        return {}
+    key_file = settings.home.resolve() / "demo-pseudonymization.key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
+        key_file.write_bytes(secrets.token_bytes(32))
+    return {"USAGE_PIPELINE_STREAM__PSEUDONYMIZATION_KEY_FILE": str(Path(key_file))}

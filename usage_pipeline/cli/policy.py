@@ -92,11 +92,14 @@ def dry_run(
         True, "--consent/--no-consent", help="Assume every purpose granted, or none answered."
     ),
 ) -> None:
-    """Each sample event before and after, per purpose, with a throw-away key (key id 'dryrun')."""
+    """Each sample event before and after, per purpose, as JSON Lines (pipe to `jq`).
+
+    Pseudonyms use a throw-away key (key id 'dryrun'), so they match nothing real.
+    """
     compiled = load_policy(_policy_path(policy))
     with sys.stdin.buffer if events == "-" else Path(events).open("rb") as lines:
         for sample in run_dry(lines, compiled, load_contracts(), consent=consent):
             result = {"line": sample.line, "before": sample.before, "after": sample.after}
             if sample.dead_letter:
                 result["dead_letter"] = sample.dead_letter
-            out.print_json(orjson.dumps(result).decode())
+            typer.echo(orjson.dumps(result))

@@ -28,7 +28,13 @@ def problems_of(document: dict) -> list[str]:
 def test_shipped_policy_is_valid_and_versioned_by_its_content():
     policy = load_policy(POLICY)
     assert policy.version.startswith("sha256:")
-    assert set(policy.purposes) == {"service", "analytics", "marketing", "partner_sharing", "traffic"}
+    assert set(policy.purposes) == {
+        "service",
+        "analytics",
+        "marketing",
+        "partner_sharing",
+        "traffic",
+    }
 
 
 def test_marketing_without_consent_sends_nothing():
@@ -62,13 +68,17 @@ def test_unknown_action_is_named(document):
 
 def test_unknown_field_is_named(document):
     document["events"]["usage.feature_used"]["fields"]["properties.colour"] = "keep"
-    assert "events.usage.feature_used.fields.properties.colour: unknown field of " \
+    assert (
+        "events.usage.feature_used.fields.properties.colour: unknown field of "
         "usage.feature_used" in problems_of(document)
+    )
 
 
 def test_unknown_event_type_is_named(document):
     document["events"]["usage.teleported"] = {"purposes": ["service"]}
-    assert any(p.startswith("events.usage.teleported: unknown event type") for p in problems_of(document))
+    assert any(
+        p.startswith("events.usage.teleported: unknown event type") for p in problems_of(document)
+    )
 
 
 def test_unknown_purpose_is_named(document):
@@ -83,8 +93,10 @@ def test_field_without_an_action_is_refused_rather_than_kept(document):
 
 def test_purpose_needing_consent_that_no_event_can_grant_is_refused(document):
     document["purposes"]["resale"] = {**document["purposes"]["marketing"], "output": "clean.resale"}
-    assert any(p.startswith("purposes.resale.consent: consent for 'resale' can never be granted")
-               for p in problems_of(document))
+    assert any(
+        p.startswith("purposes.resale.consent: consent for 'resale' can never be granted")
+        for p in problems_of(document)
+    )
 
 
 def test_invalid_yaml_names_the_line():

@@ -1,0 +1,1 @@
+"""Pure anonymization functions, one module per policy action: no I/O, cached where useful."""

@@ -1,0 +1,82 @@
+"""Keyed pseudonyms: HMAC-SHA-256 of a normalised value, namespaced by kind, tagged by key id."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
+
+from streams.anonymize.email import normalize_domain
+
+MIN_KEY_BYTES = 32
+HEX_CHARS = 32  # 128 bits: collisions stay negligible far beyond any subject count.
+KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+SEPARATOR = "\x00"
+
+
+def key_id_for(key: bytes) -> str:
+    """The default key id of ``key``: short, stable, and useless for recovering the key."""
+    return "k" + hashlib.sha256(b"usage-pipeline key id" + bytes(key)).hexdigest()[:8]
+
+
+def is_email_kind(kind: str) -> bool:
+    """True for "email" and namespaced e-mail kinds such as "analytics/email"."""
+    return kind.rpartition("/")[2] == "email"
+
+
+def normalize(value: str, kind: str) -> str:
+    """``value`` as compared for ``kind``: trimmed; e-mails also lower-cased, IDNA and NFC."""
+    value = value.strip()
+    if not is_email_kind(kind):
+        return value
+    value = unicodedata.normalize("NFC", value.lower())
+    local, at, domain = value.rpartition("@")
+    if not at:
+        return value
+    return f"{local}@{normalize_domain(domain)}"
+
+
+class Pseudonymizer:
+    """Stable pseudonyms under one secret key; the key never appears in any output or repr."""
+
+    __slots__ = ("_pseudonym", "key_id")
+
+    def __init__(self, key: bytes, key_id: str | None = None, *, cache_size: int = 65536) -> None:
+        if not isinstance(key, bytes | bytearray | memoryview):
+            raise TypeError("pseudonymization key must be bytes")
+        if len(key) < MIN_KEY_BYTES:
+            raise ValueError(f"pseudonymization key must be at least {MIN_KEY_BYTES} bytes")
+        key = bytes(key)
+        if key_id is None:
+            key_id = key_id_for(key)
+        # The rejected value is not echoed: a key passed here by mistake must not reach a log.
+        if not isinstance(key_id, str) or KEY_ID_PATTERN.fullmatch(key_id) is None:
+            raise ValueError("key_id must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'")
+        self.key_id = key_id
+        self._pseudonym = _make_pseudonym(key, key_id, cache_size)
+
+    def pseudonymize(self, value: str, kind: str) -> str:
+        """``key_id:hex`` for ``value`` in namespace ``kind``: equal inputs, equal outputs."""
+        if not isinstance(value, str) or not isinstance(kind, str):
+            raise TypeError("value and kind must be str")
+        return self._pseudonym(value, kind)
+
+    def __repr__(self) -> str:
+        return f"Pseudonymizer(key_id={self.key_id!r})"
+
+
+def _make_pseudonym(key: bytes, key_id: str, cache_size: int) -> Callable[[str, str], str]:
+    prefix = key_id + ":"
+
+    # Subjects repeat across events; the cache is per key, so keys never share entries.
+    @lru_cache(maxsize=cache_size)
+    def pseudonym(value: str, kind: str) -> str:
+        if not kind or SEPARATOR in kind:
+            raise ValueError("kind must be non-empty and free of NUL characters")
+        message = (kind + SEPARATOR + normalize(value, kind)).encode("utf-8", "surrogatepass")
+        return prefix + hmac.digest(key, message, "sha256").hex()[:HEX_CHARS]
+
+    return pseudonym

@@ -1,0 +1,1 @@
+"""The Parquet lake sink: clean topics into Hive-partitioned Parquet files, each row once."""

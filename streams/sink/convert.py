@@ -1,0 +1,93 @@
+"""Clean JSON records of one topic-partition into a typed Arrow table with their Kafka position."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+
+from streams.sink.arrow_schema import KAFKA_COLUMNS, OCCURRED_AT
+
+# Arrow parses at most six fractional digits into microseconds; RFC 3339 allows nine.
+_EXTRA_DIGITS = r"(\.[0-9]{6})[0-9]+"
+_BLOCK_BYTES = 4 * 1024 * 1024
+
+
+class RecordError(ValueError):
+    """Records that do not fit their output's schema; the sink stops rather than lose fields."""
+
+
+class Converter:
+    """Parses one output's records in C++ (Arrow's JSON reader) with its explicit schema."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        kafka = {field.name for field in KAFKA_COLUMNS}
+        record_fields = [field for field in schema if field.name not in kafka]
+        self._read_schema = pa.schema([_timestamps_as_text(field) for field in record_fields])
+        self._timestamp_fields = [f for f in record_fields if _has_timestamp(f.type)]
+        self._parse = pa_json.ParseOptions(
+            explicit_schema=self._read_schema, unexpected_field_behavior="error"
+        )
+        self._read = pa_json.ReadOptions(block_size=_BLOCK_BYTES)
+
+    def to_table(
+        self, values: list[bytes], topic: str, partition: int, offsets: list[int]
+    ) -> pa.Table:
+        """One row per record, typed by the schema, with kafka_topic/partition/offset."""
+        where = f"{topic} partition {partition} offsets {offsets[0]}-{offsets[-1]}"
+        try:
+            table = pa_json.read_json(
+                io.BytesIO(b"\n".join(values)), self._read, self._parse
+            ).combine_chunks()
+            for field in self._timestamp_fields:
+                index = table.schema.get_field_index(field.name)
+                column = _to_timestamps(table.column(index).chunk(0), field.type)
+                table = table.set_column(index, field, column)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise RecordError(f"{where}: records do not fit the output schema: {exc}") from None
+        if table.num_rows != len(values):  # a value holding a raw newline would split in two
+            raise RecordError(f"{where}: {len(values)} records parsed into {table.num_rows} rows")
+        count = table.num_rows
+        kafka = [
+            pa.array([topic] * count, pa.string()),
+            pa.array([partition] * count, pa.int32()),
+            pa.array(offsets, pa.int64()),
+        ]
+        for field, column in zip(KAFKA_COLUMNS, kafka, strict=True):
+            table = table.append_column(field, column)
+        return table.cast(self.schema)
+
+
+def event_dates(table: pa.Table) -> pa.Array:
+    """The UTC date of each row's ``occurred_at``."""
+    return pc.cast(table.column(OCCURRED_AT), pa.date32()).combine_chunks()
+
+
+def _timestamps_as_text(field: pa.Field) -> pa.Field:
+    if pa.types.is_timestamp(field.type):
+        return field.with_type(pa.string())
+    if pa.types.is_struct(field.type):
+        return field.with_type(pa.struct([_timestamps_as_text(child) for child in field.type]))
+    return field
+
+
+def _has_timestamp(arrow_type: pa.DataType) -> bool:
+    if pa.types.is_struct(arrow_type):
+        return any(_has_timestamp(child.type) for child in arrow_type)
+    return pa.types.is_timestamp(arrow_type)
+
+
+def _to_timestamps(array: pa.Array, target: pa.DataType) -> pa.Array:
+    """Convert the RFC 3339 strings in ``array`` (at any depth of structs) to ``target``."""
+    if pa.types.is_timestamp(target):
+        return pc.replace_substring_regex(array, _EXTRA_DIGITS, r"\1").cast(target)
+    if pa.types.is_struct(target):
+        children = [
+            _to_timestamps(child, field.type)
+            for child, field in zip(array.flatten(), target, strict=True)
+        ]
+        return pa.StructArray.from_arrays(children, fields=list(target), mask=array.is_null())
+    return array

@@ -1,0 +1,106 @@
+"""Durable, all-or-nothing Parquet files: temporary file, fsync, intent, atomic rename, fsync.
+
+A flush of one topic-partition can write several files (one per event date), and a crash
+must never leave only some of them: the sink resumes after the highest offset in the
+lake's file names, so a missing sibling would be lost. Each flush therefore writes its
+files under ``_sink/tmp/``, then an intent listing the renames it will make, then renames.
+``recover`` finishes an interrupted flush from its intent, or, without one, deletes the
+temporary files: the offsets they held were never committed and are read again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from streams.sink.layout import LakeLayout, OffsetRange
+
+COMPRESSION = "zstd"
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write ``table`` as zstd Parquet and fsync it."""
+    ensure_dir(path.parent)
+    with path.open("wb") as sink:
+        pq.write_table(table, sink, compression=COMPRESSION)
+        sink.flush()
+        os.fsync(sink.fileno())
+
+
+def publish(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target`` atomically and make the rename durable."""
+    ensure_dir(target.parent)
+    source.replace(target)
+    fsync_dir(target.parent)
+
+
+def write_files(layout: LakeLayout, offsets: OffsetRange, files: list[tuple[Path, pa.Table]]) -> None:
+    """Publish one flush's data files all or nothing (see the module's docstring)."""
+    if not files:
+        return
+    renames = []
+    for final, table in files:
+        temporary = layout.tmp_dir / f"{offsets.file_name}.{final.parent.name}.tmp"
+        write_parquet(table, temporary)
+        renames.append((temporary, final))
+    intent = layout.intent_path(offsets.topic, offsets.partition)
+    relative = [[str(p.relative_to(layout.root)) for p in pair] for pair in renames]
+    _write_atomically(intent, orjson.dumps(relative))
+    _apply(renames)
+    intent.unlink()
+
+
+def recover(layout: LakeLayout, topic: str, partition: int) -> None:
+    """Finish or undo the flush of one topic-partition that a crash interrupted."""
+    intent = layout.intent_path(topic, partition)
+    if intent.exists():
+        pairs = orjson.loads(intent.read_bytes())
+        _apply([(layout.root / source, layout.root / target) for source, target in pairs])
+        intent.unlink()
+    _temporary(intent).unlink(missing_ok=True)
+    if layout.tmp_dir.is_dir():
+        for leftover in layout.tmp_dir.glob(f"{topic}+{partition}+*.tmp"):
+            leftover.unlink()
+
+
+def ensure_dir(path: Path) -> None:
+    """Create ``path`` and its missing parents, each creation made durable in its parent."""
+    if path.is_dir():
+        return
+    ensure_dir(path.parent)
+    path.mkdir(exist_ok=True)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of a folder (creations, renames, deletions) durable."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _apply(renames: list[tuple[Path, Path]]) -> None:
+    """Rename each temporary file still there (a rename done before a crash is skipped)."""
+    for source, target in renames:
+        if source.exists():
+            publish(source, target)
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = _temporary(path)
+    ensure_dir(path.parent)
+    with temporary.open("wb") as sink:
+        sink.write(data)
+        sink.flush()
+        os.fsync(sink.fileno())
+    publish(temporary, path)

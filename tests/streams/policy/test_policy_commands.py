@@ -1,0 +1,92 @@
+"""The compliance reviewer's commands: validate, explain, diff and dry-run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[3]
+POLICY = REPO / "config" / "anonymization.yaml"
+EXAMPLES = REPO / "schemas" / "examples"
+
+
+def cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "usage_pipeline", "policy", *args],
+        cwd=REPO, input=stdin, capture_output=True, timeout=60, check=False,
+        env={**os.environ, "COLUMNS": "250"},
+    )  # fmt: skip
+
+
+def test_validate_accepts_the_shipped_policy():
+    result = cli("validate")
+    assert result.returncode == 0, result.stderr
+    assert b"is valid: version sha256:" in result.stdout
+
+
+def test_validate_lists_every_problem_and_exits_1(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    text = POLICY.read_text().replace("truncate_ip", "smudge_ip")
+    broken.write_text(text.replace("purposes: [service, analytics]", "purposes: [service, sale]"))
+    result = cli("validate", "--policy", str(broken))
+    assert result.returncode == 1
+    assert result.stderr.count(b"unknown action 'smudge_ip'") >= 3
+    assert b"unknown purpose 'sale'" in result.stderr
+
+
+def test_explain_markdown_has_a_row_per_field_and_a_column_per_purpose_and_consent():
+    result = cli("explain", "--markdown")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert lines[0].startswith("| event type | field | service | analytics (granted) |")
+    recipient = next(line for line in lines if "| email.activity | properties.recipient |" in line)
+    assert "pseudonymize" in recipient
+    assert "email_domain" in recipient
+    assert "(not sent)" in recipient  # marketing and partner sharing without consent
+
+
+def test_diff_shows_what_changes_in_each_output(tmp_path):
+    proposed = tmp_path / "proposed.yaml"
+    proposed.write_text(
+        POLICY.read_text().replace("properties.description: drop", "properties.description: keep")
+    )
+    result = cli("diff", str(POLICY), str(proposed))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert "support.ticket" in out
+    assert "properties.description" in out
+    assert "drop" in out
+    assert "keep" in out
+
+
+def test_diff_of_a_policy_with_itself_reports_no_change():
+    result = cli("diff", str(POLICY), str(POLICY))
+    assert b"No change in any output." in result.stdout
+
+
+def test_dry_run_shows_each_event_before_and_after_per_purpose():
+    lines = (
+        b"\n".join(
+            orjson.dumps(orjson.loads((EXAMPLES / f"{name}.v1.json").read_bytes()))
+            for name in ("usage.feature_used", "email.activity")
+        )
+        + b"\n{broken\n"
+    )
+    result = cli("dry-run", "--events", "-", stdin=lines)
+    assert result.returncode == 0, result.stderr
+    samples = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert set(samples[0]["after"]) == {"service", "analytics"}
+    assert samples[0]["after"]["analytics"]["subject"]["user_id"].startswith("dryrun:")
+    assert set(samples[1]["after"]) == {"service", "analytics", "marketing", "partner_sharing"}
+    assert samples[2]["dead_letter"].startswith("$: is not valid JSON")
+
+
+def test_dry_run_without_consent_withholds_marketing():
+    line = (EXAMPLES / "email.activity.v1.json").read_bytes().replace(b"\n", b"")
+    result = cli("dry-run", "--events", "-", "--no-consent", stdin=line + b"\n")
+    (sample,) = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert set(sample["after"]) == {"service", "analytics"}
