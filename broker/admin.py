@@ -17,7 +17,6 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
-
 T = TypeVar("T")
 
 
@@ -131,8 +130,10 @@ def topic_sizes(
             partitions = metadata.topics.get(topic)
             total = 0
             for partition in partitions.partitions if partitions else ():
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=timeout_s
+                low, high = _retrying(
+                    lambda tp=TopicPartition(topic, partition): consumer.get_watermark_offsets(
+                        tp, timeout=timeout_s
+                    )
                 )
                 total += high - low
             sizes[topic] = total
@@ -157,7 +158,9 @@ def consumer_lag(
         committed = _retrying(lambda: consumer.committed(partitions, timeout=timeout_s))
         lag = 0
         for tp in committed:
-            low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+            low, high = _retrying(
+                lambda tp=tp: consumer.get_watermark_offsets(tp, timeout=timeout_s)
+            )
             position = tp.offset if tp.offset >= 0 else low
             lag += max(0, high - position)
         return lag
@@ -170,6 +173,9 @@ _TRANSIENT = {
     KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
     KafkaError.COORDINATOR_NOT_AVAILABLE,
     KafkaError._TIMED_OUT,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
 }
 
 

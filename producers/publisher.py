@@ -24,6 +24,8 @@ from usage_pipeline.settings import ProducerSettings
 
 log = logging.getLogger(__name__)
 
+POLL_EVERY = 1000
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -85,9 +87,12 @@ class EventPublisher:
         self.stats = PublishStats()
         self._on_delivery = on_delivery
         self._failures: list[Delivery] = []
-        self._producer = Producer(producer_config(bootstrap_servers, self.settings, client_id))
+        config = producer_config(bootstrap_servers, self.settings, client_id)
+        self._producer = Producer({**config, "on_delivery": self._delivered})
         self._partition_counts: dict[str, int] = {}
         self._namespace = namespace
+        self._topics: dict[str, str] = {}
+        self._consent_topic = raw_topic(CONSENT_FAMILY, namespace)
 
     def publish(self, event: Mapping[str, Any]) -> None:
         """Validate ``event`` and queue it; blocks while the queue is full."""
@@ -130,23 +135,19 @@ class EventPublisher:
                 ROOT, f"event is {len(value)} bytes, over the {self.settings.max_event_bytes} limit"
             )
         subject = subject_id(event)
-        event_id = str(event["event_id"])
-        family = family_of(str(event["event_type"]))
-        topic = raw_topic(family, self._namespace)
-        kwargs: dict[str, Any] = {"key": subject.encode()}
-        if family == CONSENT_FAMILY:
-            purpose = str(event["properties"]["purpose"])
-            kwargs = {
-                "key": consent_key(subject, purpose).encode(),
-                "partition": partition_for(subject, self._partitions(topic)),
-            }
-
-        def delivered(err: KafkaError | None, msg: Message) -> None:
-            self._report(event_id, topic, err, msg)
-
-        produce_blocking(self._producer, topic, value, on_delivery=delivered, **kwargs)
+        event_type = event["event_type"]
+        topic = self._topics.get(event_type)
+        if topic is None:
+            topic = self._topics[event_type] = raw_topic(family_of(event_type), self._namespace)
+        if topic == self._consent_topic:
+            key = consent_key(subject, event["properties"]["purpose"]).encode()
+            partition = partition_for(subject, self._partitions(topic))
+            produce_blocking(self._producer, topic, value, key=key, partition=partition)
+        else:
+            produce_blocking(self._producer, topic, value, key=subject.encode())
         self.stats.sent += 1
-        self._producer.poll(0)
+        if self.stats.sent % POLL_EVERY == 0:  # serving reports per event costs more than sending
+            self._producer.poll(0)
 
     def _partitions(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
@@ -158,15 +159,30 @@ class EventPublisher:
             self._partition_counts[topic] = count
         return count
 
-    def _report(self, event_id: str, topic: str, err: KafkaError | None, msg: Message) -> None:
-        if err is None:
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        """Delivery report of librdkafka; the event id is read back only when someone needs it."""
+        if error is None:
             self.stats.delivered += 1
-            delivery = Delivery(event_id, topic, msg.partition(), msg.offset(), None)
+            if self._on_delivery is None:
+                return
+            delivery = Delivery(
+                _event_id(message), message.topic(), message.partition(), message.offset(), None
+            )
         else:
             self.stats.failed += 1
-            delivery = Delivery(event_id, topic, -1, -1, err.str())
-            log.warning("event %s not delivered to %s: %s", event_id, topic, err.str())
+            delivery = Delivery(_event_id(message), message.topic(), -1, -1, error.str())
+            log.warning(
+                "event %s not delivered to %s: %s", delivery.event_id, delivery.topic, error.str()
+            )
         if self._on_delivery is not None:
             self._on_delivery(delivery)
         elif not delivery.ok:
             self._failures.append(delivery)
+
+
+def _event_id(message: Message) -> str:
+    """The event id of a produced record, read back from its value."""
+    try:
+        return str(orjson.loads(message.value())["event_id"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return "unknown"
