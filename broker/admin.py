@@ -130,11 +130,7 @@ def topic_sizes(
             partitions = metadata.topics.get(topic)
             total = 0
             for partition in partitions.partitions if partitions else ():
-                low, high = _retrying(
-                    lambda tp=TopicPartition(topic, partition): consumer.get_watermark_offsets(
-                        tp, timeout=timeout_s
-                    )
-                )
+                low, high = _watermarks(consumer, TopicPartition(topic, partition), timeout_s)
                 total += high - low
             sizes[topic] = total
         return sizes
@@ -158,14 +154,17 @@ def consumer_lag(
         committed = _retrying(lambda: consumer.committed(partitions, timeout=timeout_s))
         lag = 0
         for tp in committed:
-            low, high = _retrying(
-                lambda tp=tp: consumer.get_watermark_offsets(tp, timeout=timeout_s)
-            )
+            low, high = _watermarks(consumer, tp, timeout_s)
             position = tp.offset if tp.offset >= 0 else low
             lag += max(0, high - position)
         return lag
     finally:
         consumer.close()
+
+
+def _watermarks(consumer: Consumer, partition: TopicPartition, timeout_s: float) -> tuple[int, int]:
+    """Low and high watermark of one partition, retried while leadership settles."""
+    return _retrying(lambda: consumer.get_watermark_offsets(partition, timeout=timeout_s))
 
 
 _TRANSIENT = {
