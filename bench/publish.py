@@ -29,8 +29,8 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Producer
 
-from broker.local import cluster_address, local_broker
 from broker.clients import produce_blocking, producer_config
+from broker.local import cluster_address, local_broker
 from producers.publisher import EventPublisher
 from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics

@@ -30,8 +30,8 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer
 
 from broker.admin import consumer_lag, topic_sizes
-from broker.local import cluster_address, local_broker
 from broker.clients import producer_config
+from broker.local import cluster_address, local_broker
 from producers.publisher import EventPublisher
 from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
@@ -40,8 +40,8 @@ from schemas.topics import raw_topics
 from streams.anonymize.pseudonym import Pseudonymizer
 from streams.anonymizer import Anonymizer
 from streams.deadletter import Source
-from streams.policy.loader import load_policy
 from streams.output import send_output
+from streams.policy.loader import load_policy
 from streams.processor import Processor
 from streams.topics import ensure_stream_topics
 from usage_pipeline.settings import load_settings
