@@ -20,11 +20,7 @@ _NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){
 
 
 def clean_url(value: str, keep_params: Collection[str] = frozenset()) -> str | None:
-    """``value`` without userinfo, fragment and query parameters not in ``keep_params``.
-
-    Path segments and kept values holding an e-mail or IP address become [redacted], an IP
-    host becomes [ip]; None if ``value`` is not a URL or no clean form of it is found.
-    """
+    """``value`` less userinfo, fragment, unlisted parameters and addresses; None if unusable."""
     if not isinstance(value, str):
         return None
     try:

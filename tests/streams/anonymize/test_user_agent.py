@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.anonymize.scrub import find_personal_data
@@ -81,6 +81,7 @@ def test_callers_get_their_own_dict_so_the_cached_result_cannot_be_changed():
     assert generalize_user_agent("curl/8.5.0")["browser_family"] == "curl"
 
 
+@settings(deadline=None)  # the parser loads its rules on first use
 @given(st.text(max_size=300))
 def test_any_string_gives_the_four_keys_and_a_known_device_class(value):
     result = generalize_user_agent(value)
