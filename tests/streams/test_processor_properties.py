@@ -1,0 +1,112 @@
+"""Properties of the whole anonymizer: whatever the input, no output leaks an address."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import re
+import secrets
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemas.contracts import load_contracts
+from streams.anonymize.pseudonym import Pseudonymizer
+from streams.anonymizer import Anonymizer
+from streams.consent import GRANTED
+from streams.deadletter import Source
+from streams.policy.loader import load_policy
+from streams.processor import Processor
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((REPO / "schemas" / "examples").glob("*.json"))
+EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Fields where a purpose's policy keeps the address on purpose (marketing with consent).
+ALLOWED_ADDRESSES = {("marketing", "subject.email"), ("marketing", "properties.recipient")}
+
+emails = st.emails().filter(lambda e: len(e) <= 254)
+ipv4 = st.ip_addresses(v=4).map(str)
+ipv6 = st.ip_addresses(v=6).filter(lambda a: a.ipv4_mapped is None).map(str)
+
+
+@pytest.fixture(scope="module")
+def processor() -> Processor:
+    policy = load_policy(REPO / "config" / "anonymization.yaml")
+    return Processor(Anonymizer(policy, Pseudonymizer(secrets.token_bytes(32))), load_contracts())
+
+
+def full_addresses(record: dict, purpose: str, ips: set[str]) -> list[str]:
+    """Paths of string fields that hold an e-mail or one of the input's full IP addresses."""
+    found = []
+
+    def walk(value: object, path: str) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                walk(child, f"{path}.{key}" if path else key)
+        elif (
+            isinstance(value, str)
+            and (purpose, path) not in ALLOWED_ADDRESSES
+            and (EMAIL.search(value.encode()) or any(ip in value for ip in ips))
+        ):
+            found.append(path)
+
+    walk(record, "")
+    return found
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    example=st.sampled_from(EXAMPLES),
+    email=emails,
+    ip=st.one_of(ipv4, ipv6),
+    consent=st.booleans(),
+)
+def test_no_output_field_holds_an_email_or_a_full_ip(processor, example, email, ip, consent):
+    event = orjson.loads(example.read_bytes())
+    event["subject"]["email"] = email
+    event.setdefault("context", {})["ip"] = ip
+    event["context"]["url"] = f"https://h.example/p/{email}?ip={ip}&email={email}"
+    event["context"]["referrer"] = f"https://r.example/{ip}/x"
+    if "recipient" in event["properties"]:
+        event["properties"]["recipient"] = email
+    ips = {ip} if ipaddress.ip_address(ip) != ipaddress.ip_network(ip).network_address else set()
+    state = {p: [GRANTED, 0] for p in ("analytics", "marketing", "partner_sharing")}
+    outcome = processor.process(
+        orjson.dumps(event), Source("raw.test", 0, 0), lambda _: state if consent else None
+    )
+    for output in outcome.outputs:
+        record = orjson.loads(output.value)
+        if output.topic == processor.dead_letter_topic:
+            assert not EMAIL.search(output.value)
+            assert not any(ip_ in output.value.decode() for ip_ in ips)
+            continue
+        if "purpose" not in record:  # the consent change an unsubscribe publishes to raw.consent
+            continue
+        leaks = full_addresses(record, record["purpose"], {i for i in ips if "." in i or ":" in i})
+        assert not leaks, (record["purpose"], leaks)
+
+
+def test_same_subject_gets_one_pseudonym_per_purpose_and_different_ones_across(processor):
+    event = orjson.loads(
+        (REPO / "schemas" / "examples" / "usage.feature_used.v1.json").read_bytes()
+    )
+    state = {"analytics": [GRANTED, 0]}
+    first = processor.process(orjson.dumps(event), Source("t", 0, 0), lambda _: state)
+    again = copy.deepcopy(event)
+    again["event_id"] = "8b2e5c1d-0f4a-4c3b-9e6d-7a1f2b3c4d5e"
+    second = processor.process(orjson.dumps(again), Source("t", 0, 1), lambda _: state)
+    ids = {
+        orjson.loads(o.value)["purpose"]: orjson.loads(o.value)["subject"]["user_id"]
+        for o in first.outputs
+    }
+    ids_again = {
+        orjson.loads(o.value)["purpose"]: orjson.loads(o.value)["subject"]["user_id"]
+        for o in second.outputs
+    }
+    assert ids == ids_again
+    assert ids["service"] != ids["analytics"]
