@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -130,6 +130,13 @@ class SinkSettings(Section):
         {"service": 400, "analytics": 400, "marketing": 90, "partner_sharing": 30, "traffic": 30},
         description="Days each purpose's lake partitions are kept, by event date.",
     )
+
+    @field_validator("retention_days")
+    @classmethod
+    def _keep_other_defaults(cls, value: dict[str, int]) -> dict[str, int]:
+        """Setting one purpose's retention keeps the default of the others."""
+        default = cls.model_fields["retention_days"].default
+        return {**default, **value}
 
 
 class Settings(BaseSettings):

@@ -24,7 +24,10 @@ from streams.sink.layout import PARTITION_KEY
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 USER_AGENT = pa.struct(
-    [(name, pa.string()) for name in ("browser_family", "browser_major", "os_family", "device_class")]
+    [
+        (name, pa.string())
+        for name in ("browser_family", "browser_major", "os_family", "device_class")
+    ]
 )
 ACTION_TYPES: Mapping[str, pa.DataType] = {
     "pseudonymize": pa.string(),

@@ -62,8 +62,11 @@ class Converter:
 
 
 def event_dates(table: pa.Table) -> pa.Array:
-    """The UTC date of each row's ``occurred_at``."""
-    return pc.cast(table.column(OCCURRED_AT), pa.date32()).combine_chunks()
+    """The UTC date of each row's ``occurred_at``; every row needs one to have a partition."""
+    days = pc.cast(table.column(OCCURRED_AT), pa.date32()).combine_chunks()
+    if days.null_count:
+        raise RecordError(f"{days.null_count} record(s) without {OCCURRED_AT}")
+    return days
 
 
 def _timestamps_as_text(field: pa.Field) -> pa.Field:

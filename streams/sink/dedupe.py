@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import OrderedDict
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from streams.sink.arrow_schema import EVENT_ID
@@ -34,18 +36,22 @@ class SeenIds:
         self, purpose: str, topic: str, partition: int, event_ids: pa.Array, days: pa.Array
     ) -> pa.Array:
         """A mask keeping each row whose event id is neither in the lake nor earlier in it."""
-        keep = []
-        groups: dict[dt.date, set[str]] = {}
-        for event_id, day in zip(event_ids.to_pylist(), days.to_pylist(), strict=True):
-            seen = groups.get(day)
-            if seen is None:
-                seen = groups[day] = self._group(purpose, (topic, partition, day))
-            fresh = event_id not in seen
-            if fresh:
-                seen.add(event_id)
-            keep.append(fresh)
+        keep = np.ones(len(days), dtype=bool)
+        for day in pc.unique(days).to_pylist():
+            rows = np.flatnonzero(pc.equal(days, day).to_numpy(zero_copy_only=False))
+            ids = pc.take(event_ids, rows).to_pylist()
+            seen = self._group(purpose, (topic, partition, day))
+            fresh = set(ids)
+            if len(fresh) == len(ids) and fresh.isdisjoint(seen):  # the usual case, at C speed
+                seen |= fresh
+                continue
+            for row, event_id in zip(rows, ids, strict=True):
+                if event_id in seen:
+                    keep[row] = False
+                else:
+                    seen.add(event_id)
         self._trim()
-        return pa.array(keep, pa.bool_())
+        return pa.array(keep)
 
     def forget(self, topic: str, partition: int) -> None:
         """Drop what is known of a topic-partition (it was revoked)."""

@@ -21,7 +21,7 @@ SUFFIX = ".parquet"
 OFFSET_WIDTH = 10  # zero padding, as Confluent's connectors do, so names sort by offset
 
 _FILE_NAME = re.compile(
-    r"(?P<topic>[A-Za-z0-9._-]+)\+(?P<partition>[0-9]+)\+(?P<start>[0-9]+)-(?P<end>[0-9]+)"
+    r"(?P<topic>[A-Za-z0-9-][A-Za-z0-9._-]*)\+(?P<partition>[0-9]+)\+(?P<start>[0-9]+)-(?P<end>[0-9]+)"
     + re.escape(SUFFIX)
 )
 _DAY_DIR = re.compile(PARTITION_KEY + r"=(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})")

@@ -108,7 +108,7 @@ class LakeSink:
         try:
             while not self._stopping and not (until_caught_up and self._caught_up()):
                 self._add(self._consumer.consume(num_messages=CONSUME_BATCH, timeout=POLL_S))
-                self._flush_due()
+                self._flush_old()
             for key in list(self._buffers):
                 self._flush(key)
         except BaseException:
@@ -127,39 +127,43 @@ class LakeSink:
         return bool(self._assigned) and self._assigned <= self._at_end
 
     def _add(self, messages: list[Message]) -> None:
+        next_offset, buffers, at_end = self._next_offset, self._buffers, self._at_end
+        flush_rows, added = self.config.flush_rows, 0
         for message in messages:
-            error = message.error()
             key = (message.topic(), message.partition())
+            error = message.error()
             if error is not None:
                 if error.code() != KafkaError._PARTITION_EOF:
                     raise KafkaException(error)
-                self._at_end.add(key)
+                at_end.add(key)
                 continue
             offset = message.offset()
-            if offset < self._next_offset.get(key, 0):
+            if offset < next_offset.get(key, 0):
                 continue  # never write an offset twice
             value = message.value()
             if value is None:
                 raise RecordError(f"{key[0]} partition {key[1]} offset {offset}: empty record")
-            self._next_offset[key] = offset + 1
-            self._at_end.discard(key)
-            buffer = self._buffers.get(key)
+            next_offset[key] = offset + 1
+            at_end.discard(key)
+            added += 1
+            buffer = buffers.get(key)
             if buffer is None:
-                buffer = self._buffers[key] = _Buffer(time.monotonic())
+                buffer = buffers[key] = _Buffer(time.monotonic())
             buffer.values.append(value)
             buffer.offsets.append(offset)
             buffer.size += len(value)
             self._buffered_bytes += len(value)
-            self.stats.records += 1
+            if len(buffer.offsets) >= flush_rows:
+                self._flush(key)
+            while self._buffered_bytes > self.config.flush_bytes:
+                self._flush(max(buffers, key=lambda k: buffers[k].size))
+        self.stats.records += added
 
-    def _flush_due(self) -> None:
+    def _flush_old(self) -> None:
         now = time.monotonic()
         for key, buffer in list(self._buffers.items()):
-            full = len(buffer.offsets) >= self.config.flush_rows
-            if full or now - buffer.started >= self.config.flush_seconds:
+            if now - buffer.started >= self.config.flush_seconds:
                 self._flush(key)
-        while self._buffered_bytes > self.config.flush_bytes:
-            self._flush(max(self._buffers, key=lambda k: self._buffers[k].size))
 
     def _flush(self, key: TopicPartitionKey) -> None:
         """Write one buffer's rows (one file per event date), then commit its offsets."""
@@ -187,19 +191,24 @@ class LakeSink:
         log.debug("flushed %s: %d rows in %d files", offsets.file_name, table.num_rows, len(files))
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        committed = consumer.committed(partitions, timeout=COMMITTED_TIMEOUT_S)
-        for tp, stored in zip(partitions, committed, strict=True):
+        committed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in consumer.committed(partitions, timeout=COMMITTED_TIMEOUT_S)
+        }
+        for tp in partitions:
             key = (tp.topic, tp.partition)
             recover(self.layout, *key)
             last = self.layout.last_offset(self.purposes[tp.topic], *key)
             if last is not None:
-                tp.offset = max(last + 1, stored.offset)
-            elif stored.offset >= 0:
-                tp.offset = stored.offset
+                tp.offset = max(last + 1, committed[key])
+            elif committed[key] >= 0:
+                tp.offset = committed[key]
             if tp.offset >= 0:
                 self._next_offset[key] = tp.offset
             self._assigned.add(key)
-        log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in partitions))
+        log.info(
+            "assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in partitions)
+        )
         consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

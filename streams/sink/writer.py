@@ -11,7 +11,10 @@ temporary files: the offsets they held were never committed and are read again.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -22,13 +25,20 @@ from streams.sink.layout import LakeLayout, OffsetRange
 COMPRESSION = "zstd"
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
-    """Write ``table`` as zstd Parquet and fsync it."""
+@contextmanager
+def durable_file(path: Path) -> Iterator[BinaryIO]:
+    """A new file open for writing, flushed and fsynced when the block ends without error."""
     ensure_dir(path.parent)
     with path.open("wb") as sink:
-        pq.write_table(table, sink, compression=COMPRESSION)
+        yield sink
         sink.flush()
         os.fsync(sink.fileno())
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write ``table`` as zstd Parquet and fsync it."""
+    with durable_file(path) as sink:
+        pq.write_table(table, sink, compression=COMPRESSION)
 
 
 def publish(source: Path, target: Path) -> None:
@@ -38,7 +48,9 @@ def publish(source: Path, target: Path) -> None:
     fsync_dir(target.parent)
 
 
-def write_files(layout: LakeLayout, offsets: OffsetRange, files: list[tuple[Path, pa.Table]]) -> None:
+def write_files(
+    layout: LakeLayout, offsets: OffsetRange, files: list[tuple[Path, pa.Table]]
+) -> None:
     """Publish one flush's data files all or nothing (see the module's docstring)."""
     if not files:
         return
@@ -98,9 +110,6 @@ def _temporary(path: Path) -> Path:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     temporary = _temporary(path)
-    ensure_dir(path.parent)
-    with temporary.open("wb") as sink:
+    with durable_file(temporary) as sink:
         sink.write(data)
-        sink.flush()
-        os.fsync(sink.fileno())
     publish(temporary, path)

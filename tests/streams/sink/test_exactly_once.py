@@ -1,0 +1,141 @@
+"""On the real broker: every clean record lands in the lake once, whatever crashes when."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+import streams.sink.sink as sink_module
+import streams.sink.writer as writer
+from streams.sink.layout import LakeLayout, parse_file_name
+from tests.streams.sink.conftest import expected_rows, lake_rows
+
+pytestmark = pytest.mark.kafka
+
+
+class Crash(BaseException):
+    """Stands for the process dying at this point."""
+
+
+def assert_lake_holds_exactly(env, produced):
+    assert lake_rows(env.rows()) == expected_rows(produced)
+    layout = LakeLayout(env.lake)
+    assert not any(layout.tmp_dir.iterdir()), "temporary files left behind"
+    assert not any(layout.intent_dir.iterdir()), "unfinished flush intents left behind"
+    by_folder = {}
+    for path in sorted((env.lake / "clean").rglob("*.parquet")):
+        found = parse_file_name(path.name)
+        by_folder.setdefault((path.parent, found.topic, found.partition), []).append(found)
+    for found in by_folder.values():  # a day holds an offset in one file only
+        assert all(a.end < b.start for a, b in itertools.pairwise(found))
+
+
+def test_every_record_lands_once_and_duplicates_by_event_id_are_dropped(sink_env, make_outputs):
+    outputs = make_outputs(sink_env.namespace)
+    produced = sink_env.produce(outputs + outputs[:200])  # the stream delivered 200 twice
+    stats = sink_env.run(flush_rows=500)
+    assert_lake_holds_exactly(sink_env, produced)
+    assert stats.duplicates == 200
+    assert stats.rows == len(outputs)
+
+
+def test_replay_never_adds_a_row_twice(sink_env, make_outputs):
+    outputs = make_outputs(sink_env.namespace)
+    produced = sink_env.produce(outputs)
+    sink_env.run(flush_rows=400)
+    again = sink_env.run(flush_rows=400, group_id="another-group")  # reads everything again
+    assert again.records == 0  # resumed after the highest offset on disk
+    produced += sink_env.produce(outputs[:300])  # the stream repeats itself later on
+    late = sink_env.run(flush_rows=400)
+    assert (late.records, late.rows, late.duplicates) == (300, 0, 300)
+    assert_lake_holds_exactly(sink_env, produced)
+
+
+def crash_before_intent(monkeypatch):
+    """Temporary files written and fsynced, no intent yet: they must be discarded."""
+    monkeypatch.setattr(writer, "_write_atomically", raising)
+
+
+def crash_after_intent(monkeypatch):
+    """Intent written, nothing renamed: the next run finishes the renames."""
+    monkeypatch.setattr(writer, "_apply", raising)
+
+
+def crash_between_renames(monkeypatch):
+    """Intent written, the first file renamed, the others not."""
+    real = writer.publish
+    calls = []
+
+    def publish(source, target):
+        calls.append(target)
+        if target.suffix == ".parquet" and sum(c.suffix == ".parquet" for c in calls) == 2:
+            raise Crash
+        real(source, target)
+
+    monkeypatch.setattr(writer, "publish", publish)
+
+
+def crash_before_commit(monkeypatch):
+    """Files renamed, offsets not committed: the next run resumes from the files."""
+    real = writer.write_files
+
+    def write_files(*args):
+        real(*args)
+        raise Crash
+
+    monkeypatch.setattr(sink_module, "write_files", write_files)
+
+
+def crash_after_commit(monkeypatch):
+    """A few flushes committed, then the process dies with records buffered."""
+    real = sink_module.LakeSink._flush
+    calls = []
+
+    def flush(self, key):
+        real(self, key)
+        calls.append(key)
+        if len(calls) == 3:
+            raise Crash
+
+    monkeypatch.setattr(sink_module.LakeSink, "_flush", flush)
+
+
+def raising(*_args, **_kwargs):
+    raise Crash
+
+
+# What each crash leaves on disk: (temporary files, an intent, renamed data files).
+CRASH_STATE = {
+    crash_before_intent: (True, False, False),
+    crash_after_intent: (True, True, False),
+    crash_between_renames: (True, True, True),
+    crash_before_commit: (False, False, True),
+    crash_after_commit: (False, False, True),
+}
+
+
+@pytest.mark.parametrize(
+    "crash",
+    [
+        crash_before_intent,
+        crash_after_intent,
+        crash_between_renames,
+        crash_before_commit,
+        crash_after_commit,
+    ],
+)
+def test_next_run_converges_after_a_crash(sink_env, make_outputs, monkeypatch, crash):
+    outputs = make_outputs(sink_env.namespace)
+    produced = sink_env.produce(outputs + outputs[:100])
+    with monkeypatch.context() as patch:
+        crash(patch)
+        with pytest.raises(Crash):
+            sink_env.run(flush_rows=300)
+    layout = LakeLayout(sink_env.lake)
+    temporaries = list(layout.tmp_dir.glob("*.tmp"))
+    intents = list(layout.intent_dir.glob("*.json"))
+    renamed = list((sink_env.lake / "clean").rglob("*.parquet"))
+    assert CRASH_STATE[crash] == (bool(temporaries), bool(intents), bool(renamed))
+    sink_env.run(flush_rows=300)
+    assert_lake_holds_exactly(sink_env, produced)
