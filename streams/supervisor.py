@@ -6,6 +6,7 @@ they can start, watch and stop.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from typing import Self
 
 from broker.admin import consumer_lag
 from schemas.topics import raw_topics
+
+log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 30.0
 
@@ -60,15 +63,31 @@ class WorkerProcess:
         """Raw records the worker has not committed yet."""
         return consumer_lag(self.bootstrap_servers, self.group, list(raw_topics(self.namespace)))
 
-    def wait_until_caught_up(self, timeout_s: float = 300.0, poll_s: float = 0.5) -> None:
-        """Block until every raw record is committed; raise if the worker dies or is too slow."""
+    def wait_until_caught_up(
+        self, timeout_s: float = 600.0, stall_s: float = 60.0, poll_s: float = 0.5
+    ) -> None:
+        """Block until every raw record is committed; raise if the worker dies or is too slow.
+
+        A worker whose lag has not moved for ``stall_s`` is restarted, as a liveness probe
+        would: we have seen faust-streaming stop fetching one partition after a rebalance,
+        and at-least-once delivery makes a restart safe.
+        """
         deadline = time.monotonic() + timeout_s
-        while self.lag() > 0:
+        last_lag, last_progress = self.lag(), time.monotonic()
+        while last_lag > 0:
             if self.process is not None and self.process.poll() is not None:
                 raise WorkerExitedError(f"the stream worker exited: {self.log_tail()}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the stream worker is still behind: {self.log_tail()}")
             time.sleep(poll_s)
+            lag = self.lag()
+            if lag != last_lag:
+                last_lag, last_progress = lag, time.monotonic()
+            elif time.monotonic() - last_progress > stall_s:
+                log.warning("stream worker made no progress for %g s; restarting it", stall_s)
+                self.stop()
+                self.start()
+                last_progress = time.monotonic()
 
     def peak_rss_mib(self) -> float:
         """The worker's peak resident memory so far."""

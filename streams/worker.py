@@ -91,7 +91,8 @@ def build_app(settings: Settings, bootstrap_servers: str, processor: Processor) 
                     outputs.send(output)
             # Everything this batch produced is acknowledged before the batch is.
             await asyncio.get_running_loop().run_in_executor(None, outputs.flush)
-            await app.producer.buffer.flush()
+            while app.producer.buffer.size:  # its flush() gives up after 0.1 s without progress
+                await app.producer.buffer.flush()
             await app.producer.flush()
 
     return app

@@ -17,6 +17,7 @@ from producers.simulator import SimulationConfig
 from schemas.topics import raw_topics
 from streams.policy.loader import load_policy
 from streams.processor import DEAD_LETTER_TOPIC
+from streams.sink.sink import LakeSink
 from streams.supervisor import WorkerProcess
 from streams.topics import ensure_stream_topics
 from usage_pipeline.cli.console import err, out
@@ -32,9 +33,10 @@ def demo(
     """Run the pipeline end to end on a simulated population and print what each stage did.
 
     Starts the local broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and the stream worker,
-    publishes the events, waits until the worker has processed every one, prints the
-    counts per raw, clean and dead-letter topic, and stops what it started. Without a
-    configured pseudonymization key it makes a random demo key under the home folder.
+    publishes the events, waits until the worker has processed every one, writes the clean
+    topics into the Parquet lake, prints the counts per raw, clean and dead-letter topic and
+    the lake's, and stops what it started. Without a configured pseudonymization key it
+    makes a random demo key under the home folder.
     """
     settings = load_settings()
     policy = load_policy(settings.stream.policy_file)
@@ -68,6 +70,8 @@ def demo(
         publish_simulation(settings, config, None)
         with err.status("Waiting for the stream worker to process every event ..."):
             worker.wait_until_caught_up()
+        with err.status(f"Writing the clean topics into the lake ({settings.sink.lake_dir}/) ..."):
+            lake = LakeSink(bootstrap, settings, policy).run(until_caught_up=True)
         seconds = time.perf_counter() - start
         after = topic_sizes(bootstrap, topics)
         with err.status("Stopping what the demo started ..."):
@@ -80,7 +84,11 @@ def demo(
         table.add_row(topic, f"{after[topic] - before[topic]:,}")
     out.print(table)
     out.print(
-        f"{events:,} events published and anonymized in {seconds:.1f} s "
+        f"Lake: {lake.rows:,} rows written in {lake.files:,} Parquet files under "
+        f"{settings.sink.lake_dir}/clean/ ({lake.duplicates:,} duplicates dropped)."
+    )
+    out.print(
+        f"{events:,} events published, anonymized and written in {seconds:.1f} s "
         f"({events / seconds:,.0f} events/s end to end). Worker log: {worker.log_file}"
     )
 
