@@ -139,6 +139,18 @@ class SinkSettings(Section):
         return {**default, **value}
 
 
+class AggregateSettings(Section):
+    """The DuckDB aggregates (`usage-pipeline aggregate`); they read `sink.lake_dir`."""
+
+    database: Path = Field(
+        Path("lake/aggregates.duckdb"),
+        description="DuckDB file with one view per aggregate, for analysts.",
+    )
+    k: int = Field(
+        10, ge=2, description="Smallest number of distinct subjects a published cell may count."
+    )
+
+
 class Settings(BaseSettings):
     """The root of all settings."""
 
@@ -158,6 +170,7 @@ class Settings(BaseSettings):
     producer: ProducerSettings = ProducerSettings()
     stream: StreamSettings = StreamSettings()
     sink: SinkSettings = SinkSettings()
+    aggregate: AggregateSettings = AggregateSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -198,6 +211,7 @@ def load_settings(**overrides: object) -> Settings:
 
 __all__ = [
     "CONFIG_FILE_ENV",
+    "AggregateSettings",
     "KafkaSettings",
     "LocalBrokerSettings",
     "ProducerSettings",

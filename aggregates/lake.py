@@ -1,0 +1,137 @@
+"""The lake as DuckDB sees it: one view per purpose, typed even before the sink wrote a file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+CLEAN_DIR = "clean"
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+_TEXT = pa.string()
+
+USER_AGENT = pa.struct(
+    [(name, _TEXT) for name in ("browser_family", "browser_major", "os_family", "device_class")]
+)
+SUBJECT = pa.struct([("account_id", _TEXT), ("user_id", _TEXT)])
+EMAIL_PROPERTIES = [
+    ("action", _TEXT),
+    ("campaign_id", _TEXT),
+    ("campaign_kind", _TEXT),
+    ("bounce_type", _TEXT),
+    ("recipient", _TEXT),
+]
+USAGE_PROPERTIES = [
+    ("service", _TEXT),
+    ("feature", _TEXT),
+    ("duration_ms", pa.int64()),
+    ("program_id", _TEXT),
+    ("program_title", _TEXT),
+    ("mode", _TEXT),
+    ("duration_s", pa.float64()),
+    ("bytes", pa.int64()),
+]
+LICENSE_PROPERTIES = [
+    ("license_id", _TEXT),
+    ("product", _TEXT),
+    ("result", _TEXT),
+    ("quota_name", _TEXT),
+    ("billing_period", _TEXT),
+    ("seats", pa.int64()),
+    ("quota_units", pa.float64()),
+]
+CONSENT_PROPERTIES = [
+    ("purpose", _TEXT),
+    ("status", _TEXT),
+    ("source", _TEXT),
+    ("effective_at", TIMESTAMP),
+]
+TRAFFIC_PROPERTIES = [
+    ("method", _TEXT),
+    ("status", pa.int64()),
+    ("response_bytes", pa.int64()),
+    ("duration_ms", pa.int64()),
+    ("page_view", pa.bool_()),
+]
+
+
+def _schema(
+    subject: bool,
+    context: list[tuple[str, pa.DataType]],
+    properties: list[tuple[str, pa.DataType]],
+) -> pa.Schema:
+    """The columns aggregates read from one output, in the lake's nested shape."""
+    fields: list[tuple[str, pa.DataType]] = [
+        ("event_id", _TEXT),
+        ("event_type", _TEXT),
+        ("occurred_at", TIMESTAMP),
+    ]
+    if subject:
+        fields.append(("subject", SUBJECT))
+    fields += [
+        ("context", pa.struct([("host", _TEXT), *context])),
+        ("properties", pa.struct(properties)),
+        ("purpose", _TEXT),
+        ("consent", _TEXT),
+        ("event_date", pa.date32()),
+    ]
+    return pa.schema(fields)
+
+
+# The columns the aggregates read from each purpose's output (a subset of what the sink
+# writes, see docs/lake.md); a test checks them against the sink's schemas. The shared
+# `action` of e-mail and license events is one column, as in the lake.
+SOURCE_SCHEMAS: Mapping[str, pa.Schema] = {
+    "service": _schema(
+        True,
+        [("user_agent", USER_AGENT)],
+        [*EMAIL_PROPERTIES, *USAGE_PROPERTIES, *LICENSE_PROPERTIES, *CONSENT_PROPERTIES],
+    ),
+    "analytics": _schema(
+        True, [("user_agent", USER_AGENT)], [*EMAIL_PROPERTIES, *USAGE_PROPERTIES]
+    ),
+    "partner_sharing": _schema(True, [], EMAIL_PROPERTIES),
+    "traffic": _schema(
+        False, [("user_agent", USER_AGENT), ("visitor_id", _TEXT)], TRAFFIC_PROPERTIES
+    ),
+}
+
+
+def view_name(purpose: str) -> str:
+    """The DuckDB view of one purpose's clean rows, e.g. ``clean_analytics``."""
+    return f"{CLEAN_DIR}_{purpose}"
+
+
+def connect(
+    database: str | Path = ":memory:", read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection whose dates, hours and weeks are UTC, whatever the machine's zone."""
+    con = duckdb.connect(str(database), read_only=read_only)
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+def register_sources(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
+    """Create one view per purpose over its Parquet files (an empty typed one without files)."""
+    for purpose, schema in SOURCE_SCHEMAS.items():
+        folder = Path(lake_dir) / CLEAN_DIR / purpose
+        columns = ", ".join(f'"{name}"' for name in schema.names)
+        if any(folder.glob("event_date=*/*.parquet")):
+            # union_by_name: files written before a policy change may lack newer columns.
+            source = (
+                f"read_parquet({_quote(str(folder / 'event_date=*' / '*.parquet'))}, "
+                "hive_partitioning = true, union_by_name = true)"
+            )
+        else:
+            con.register(f"_empty_{purpose}", schema.empty_table())
+            source = f"_empty_{purpose}"
+        con.execute(
+            f"create or replace view {view_name(purpose)} as select {columns} from {source}"
+        )
+
+
+def _quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"

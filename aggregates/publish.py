@@ -1,0 +1,62 @@
+"""Publishing: each aggregate as one Parquet file, and every aggregate as a view in one database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from aggregates.lake import connect
+
+AGGREGATES_DIR = "aggregates"
+DATA_FILE = "data.parquet"
+_TMP_DIR = "_tmp"  # beside the tables, same file system, outside every table's glob
+
+
+def table_path(lake_dir: Path, name: str) -> Path:
+    """Where one aggregate's Parquet file lives: ``<lake>/aggregates/<name>/data.parquet``."""
+    return Path(lake_dir) / AGGREGATES_DIR / name / DATA_FILE
+
+
+def write_table(table: pa.Table, path: Path) -> Path:
+    """Write a Parquet file atomically: to a temporary file, fsynced, then renamed into place."""
+    tmp_dir = path.parent.parent / _TMP_DIR
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f"{path.parent.name}.{uuid.uuid4().hex}.parquet"
+    pq.write_table(table, tmp, compression="zstd")
+    _fsync(tmp)
+    tmp.replace(path)
+    _fsync(path.parent)
+    return path
+
+
+def write_database(database: Path, tables: Iterable[tuple[str, Path]]) -> Path:
+    """Replace the DuckDB file with one holding a view per aggregate over its Parquet file.
+
+    The new file is built aside and renamed, so a reader holding the old one keeps a
+    consistent database and a writer never waits for a reader's lock.
+    """
+    database = Path(database)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    tmp = database.with_name(f".{database.name}.{uuid.uuid4().hex}.tmp")
+    with connect(tmp) as con:
+        for name, path in tables:
+            literal = "'" + str(path.resolve()).replace("'", "''") + "'"
+            con.execute(f'create view "{name}" as select * from read_parquet({literal})')
+    _fsync(tmp)
+    tmp.replace(database)
+    return database
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's or folder's data to disk, so a rename never exposes a partial file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,56 @@
+"""Share of subjects granting or withdrawing each purpose, per UTC day of effective_at.
+
+A subject counts under the last decision of its day (status NULL = either), as a share of
+the subjects with any decision on record for that purpose by the end of the day. From the
+service output's consent.changed events; a withdrawal at the same instant as a grant wins.
+"""
+
+from __future__ import annotations
+
+from aggregates.disclosure import Disclosure
+
+DISCLOSURE: Disclosure | None = Disclosure(fixed=("event_date", "purpose"), rollup=("status",))
+
+SQL = """
+with changes as (
+    select
+        subject.user_id as subject_pseudonym,
+        properties.purpose as purpose,
+        properties.status as status,
+        properties.effective_at as effective_at,
+        properties.effective_at::date as event_date
+    from clean_service
+    where event_type = 'consent.changed'
+),
+last_of_day as (
+    select
+        event_date,
+        purpose,
+        subject_pseudonym,
+        arg_max(status, epoch_us(effective_at) * 2 + (status = 'withdrawn')::int) as status
+    from changes
+    group by all
+),
+first_decisions as (
+    select purpose, min(event_date) as event_date from changes group by purpose, subject_pseudonym
+),
+decided as (
+    select
+        purpose,
+        event_date,
+        (sum(count(*)) over (partition by purpose order by event_date))::bigint as decided
+    from first_decisions
+    group by purpose, event_date
+)
+select
+    l.event_date,
+    l.purpose,
+    l.status,
+    count(*) as subjects,
+    count(*) / any_value(d.decided) as share,
+    count(*) as _subjects
+from last_of_day as l
+asof join decided as d on l.purpose = d.purpose and l.event_date >= d.event_date
+group by l.event_date, l.purpose, rollup (l.status)
+order by l.event_date, l.purpose, l.status nulls first
+"""

@@ -1,0 +1,113 @@
+"""`usage-pipeline aggregate build | query`: DuckDB statistics over the lake, for analysts."""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from pathlib import Path
+
+import duckdb
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress
+from rich.table import Table
+
+from aggregates.build import Built, build
+from aggregates.query import Format, run_query, write_result
+from aggregates.tables import AGGREGATES
+from usage_pipeline.cli.console import err, out
+from usage_pipeline.settings import load_settings
+
+app = typer.Typer(
+    help="Aggregate usage and trend statistics (DuckDB), with small cells suppressed.",
+    no_args_is_help=True,
+)
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(text: str) -> float:
+    """Seconds in a duration such as ``90s``, ``15m``, ``1h`` or ``1d``."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
+    if match is None or float(match[1]) <= 0:
+        raise typer.BadParameter(f"{text!r}: expected a positive duration like 30s, 15m, 1h")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+@app.command("build")
+def build_command(
+    every: str | None = typer.Option(
+        None,
+        "--every",
+        metavar="DURATION",
+        help="Rebuild every DURATION (30s, 15m, 1h) until stopped.",
+    ),
+) -> None:
+    """Compute every aggregate from the lake (sink.lake_dir) and publish it.
+
+    Each aggregate becomes <lake>/aggregates/<name>/data.parquet (written aside, then
+    renamed) and a view in aggregate.database. Cells with fewer than aggregate.k distinct
+    subjects are suppressed, with their complements; billing tables are not.
+    """
+    settings = load_settings()
+    interval = parse_interval(every) if every else None
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.is_set():
+        _build_once(settings.sink.lake_dir, settings.aggregate.database, settings.aggregate.k)
+        if interval is None:
+            return
+        stop.wait(interval)
+
+
+def _build_once(lake_dir: Path, database: Path, k: int) -> None:
+    progress = Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), console=err
+    )
+    with progress:
+        task = progress.add_task("building aggregates", total=len(AGGREGATES))
+        built = build(lake_dir, database, k, on_built=lambda _: progress.advance(task))
+    out.print(_summary(built, k, database))
+
+
+def _summary(built: list[Built], k: int, database: Path) -> Table:
+    table = Table(title=f"Aggregates (k = {k}) in {database}")
+    table.add_column("aggregate")
+    table.add_column("rows", justify="right")
+    table.add_column("suppressed cells", justify="right")
+    for item in built:
+        suppressed = "-" if item.suppressed is None else f"{item.suppressed:,}"
+        table.add_row(item.name, f"{item.rows:,}", suppressed)
+    return table
+
+
+@app.command("query")
+def query_command(
+    sql: str = typer.Argument(
+        ..., help="SQL over the aggregate views, e.g. 'select * from usage'."
+    ),
+    fmt: Format | None = typer.Option(
+        None, "--format", "-f", help="Write a file instead of a table."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File to write (with --format)."
+    ),
+) -> None:
+    """Run DuckDB SQL over the published aggregates: print a table, or write CSV, JSON, Parquet."""
+    if (fmt is None) != (output is None):
+        raise typer.BadParameter("--format and --output go together")
+    settings = load_settings()
+    try:
+        result = run_query(settings.aggregate.database, sql)
+    except (FileNotFoundError, duckdb.Error) as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    if fmt is not None and output is not None:
+        write_result(result, fmt, output)
+        err.print(f"{result.num_rows:,} rows written to {output}", highlight=False)
+        return
+    grid = Table(*result.column_names)
+    for row in result.to_pylist():
+        grid.add_row(*("" if value is None else str(value) for value in row.values()))
+    out.print(grid)
