@@ -64,7 +64,7 @@ class WorkerProcess:
         return consumer_lag(self.bootstrap_servers, self.group, list(raw_topics(self.namespace)))
 
     def wait_until_caught_up(
-        self, timeout_s: float = 600.0, stall_s: float = 60.0, poll_s: float = 0.5
+        self, timeout_s: float = 600.0, stall_s: float = 20.0, poll_s: float = 0.5
     ) -> None:
         """Block until every raw record is committed; raise if the worker dies or is too slow.
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from aggregates.build import build
 from broker.admin import topic_sizes
 from broker.local import local_broker
 from producers.simulator import SimulationConfig
@@ -34,8 +35,8 @@ def demo(
 
     Starts the local broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and the stream worker,
     publishes the events, waits until the worker has processed every one, writes the clean
-    topics into the Parquet lake, prints the counts per raw, clean and dead-letter topic and
-    the lake's, and stops what it started. Without a configured pseudonymization key it
+    topics into the Parquet lake, builds the DuckDB aggregates, prints what each stage did,
+    and stops what it started. Without a configured pseudonymization key it
     makes a random demo key under the home folder.
     """
     settings = load_settings()
@@ -72,6 +73,10 @@ def demo(
             worker.wait_until_caught_up()
         with err.status(f"Writing the clean topics into the lake ({settings.sink.lake_dir}/) ..."):
             lake = LakeSink(bootstrap, settings, policy).run(until_caught_up=True)
+        with err.status("Building the aggregates with DuckDB ..."):
+            aggregates = build(
+                settings.sink.lake_dir, settings.aggregate.database, settings.aggregate.k
+            )
         seconds = time.perf_counter() - start
         after = topic_sizes(bootstrap, topics)
         with err.status("Stopping what the demo started ..."):
@@ -87,8 +92,15 @@ def demo(
         f"Lake: {lake.rows:,} rows written in {lake.files:,} Parquet files under "
         f"{settings.sink.lake_dir}/clean/ ({lake.duplicates:,} duplicates dropped)."
     )
+    suppressed = sum(a.suppressed or 0 for a in aggregates)
     out.print(
-        f"{events:,} events published, anonymized and written in {seconds:.1f} s "
+        f"Aggregates: {len(aggregates)} tables in {settings.aggregate.database} and "
+        f"{settings.sink.lake_dir}/aggregates/; {suppressed:,} small cells suppressed "
+        f"(k = {settings.aggregate.k}). Try: usage-pipeline aggregate query "
+        '"select * from email_funnel limit 5"'
+    )
+    out.print(
+        f"{events:,} events published, anonymized, written and aggregated in {seconds:.1f} s "
         f"({events / seconds:,.0f} events/s end to end). Worker log: {worker.log_file}"
     )
 
