@@ -13,24 +13,18 @@ Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts (or reuses) the local broker.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import itertools
-import json
-import resource
-import subprocess
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from pathlib import Path
 
+import harness
 import orjson
 from confluent_kafka import Producer
 
 from broker.clients import produce_blocking, producer_config
-from broker.local import cluster_address, local_broker
 from producers.publisher import EventPublisher
 from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
@@ -95,21 +89,18 @@ def _run(name: str, events: int, bootstrap: str, namespace: str) -> dict:
     start = time.perf_counter()
     count = STAGES[name](events, bootstrap, namespace)
     seconds = time.perf_counter() - start
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"stage": name, "events": count, "seconds": seconds, "peak_rss_mib": peak_mib}
+    return {
+        "stage": name,
+        "events": count,
+        "seconds": seconds,
+        "peak_rss_mib": harness.peak_rss_mib(),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args()
-
-    settings = load_settings()
-    if not settings.kafka.bootstrap_servers:
-        local_broker(settings).start()
-    bootstrap = cluster_address(settings)
-    namespace = f"bench-{uuid.uuid4().hex[:8]}."
+    args = harness.arguments(__doc__, "events", 1_000_000)
+    settings, bootstrap = harness.cluster()
+    namespace = harness.fresh_namespace()
     ensure_raw_topics(bootstrap, settings.topics.model_copy(update={"namespace": namespace}))
 
     results = []
@@ -132,12 +123,7 @@ def main() -> None:
     print()
     for label, ratio in ratios.items():
         print(f"{label:<28}{ratio:>6.2f}")
-    if args.json:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-        figures = {"commit": commit, "results": results, "ratios": ratios}
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+    harness.save(args.json, {"results": results, "ratios": ratios})
 
 
 if __name__ == "__main__":

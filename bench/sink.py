@@ -13,10 +13,7 @@ Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts (or reuses) the local broker.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
-import resource
 import shutil
 import tempfile
 import time
@@ -25,11 +22,11 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
+import harness
 import orjson
 from confluent_kafka import Consumer, Producer
 
 from broker.clients import produce_blocking, producer_config
-from broker.local import cluster_address, local_broker
 from producers.simulator import SimulationConfig, simulate
 from schemas.contracts import load_contracts
 from streams.anonymize.pseudonym import Pseudonymizer
@@ -99,7 +96,12 @@ def consume_only(bootstrap: str, namespace: str, records: int) -> dict:
             size += len(message.value())
     seconds = time.perf_counter() - start
     consumer.close()
-    return {"records": done, "seconds": seconds, "mib": size / 2**20, "peak_rss_mib": _peak()}
+    return {
+        "records": done,
+        "seconds": seconds,
+        "mib": size / 2**20,
+        "peak_rss_mib": harness.peak_rss_mib(),
+    }
 
 
 def lake_sink(bootstrap: str, namespace: str, lake: Path) -> dict:
@@ -121,25 +123,14 @@ def lake_sink(bootstrap: str, namespace: str, lake: Path) -> dict:
         "files": stats.files,
         "seconds": seconds,
         "parquet_mib": size / 2**20,
-        "peak_rss_mib": _peak(),
+        "peak_rss_mib": harness.peak_rss_mib(),
     }
 
 
-def _peak() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args()
-
-    settings = load_settings()
-    if not settings.kafka.bootstrap_servers:
-        local_broker(settings).start()
-    bootstrap = cluster_address(settings)
-    namespace = f"bench-{uuid.uuid4().hex[:8]}."
+    args = harness.arguments(__doc__, "records", 1_000_000)
+    settings, bootstrap = harness.cluster()
+    namespace = harness.fresh_namespace()
     topics = settings.topics.model_copy(update={"namespace": namespace})
     ensure_stream_topics(bootstrap, load_policy(POLICY_FILE), topics)
     print(f"publishing {args.records:,} clean records to {namespace}clean.* ...", flush=True)
@@ -170,9 +161,10 @@ def main() -> None:
         f"\nlake sink / consume only: {ratio:.2f}; {sink['files']} files, "
         f"{sink['parquet_mib']:,.1f} MiB of Parquet"
     )
-    if args.json:
-        figures = {"records": args.records, "consume_only": baseline, "sink": sink, "ratio": ratio}
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+    harness.save(
+        args.json,
+        {"records": args.records, "consume_only": baseline, "sink": sink, "ratio": ratio},
+    )
 
 
 if __name__ == "__main__":

@@ -12,26 +12,22 @@ Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts (or reuses) the local broker.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import os
-import resource
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
+import harness
 from confluent_kafka import Consumer, Producer
 
 from broker.admin import consumer_lag, topic_sizes
 from broker.clients import producer_config
-from broker.local import cluster_address, local_broker
 from producers.publisher import EventPublisher
 from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
@@ -94,8 +90,7 @@ def run_baseline(bootstrap: str, namespace: str, out_namespace: str, key: bytes)
         consumer.commit(asynchronous=False)
     seconds = time.perf_counter() - start
     consumer.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"events": done, "seconds": seconds, "peak_rss_mib": peak}
+    return {"events": done, "seconds": seconds, "peak_rss_mib": harness.peak_rss_mib()}
 
 
 def run_faust(bootstrap: str, namespace: str, events: int, key_file: Path) -> dict:
@@ -138,17 +133,10 @@ def run_faust(bootstrap: str, namespace: str, events: int, key_file: Path) -> di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args()
-
-    settings = load_settings()
-    if not settings.kafka.bootstrap_servers:
-        local_broker(settings).start()
-    bootstrap = cluster_address(settings)
-    run_id = uuid.uuid4().hex[:8]
-    namespace, out_namespace = f"bench-{run_id}.", f"bench-{run_id}.baseline."
+    args = harness.arguments(__doc__, "events", 200_000)
+    settings, bootstrap = harness.cluster()
+    namespace = harness.fresh_namespace()
+    out_namespace = f"{namespace}baseline."
     policy = load_policy(REPO / "config" / "anonymization.yaml")
     for ns in (namespace, out_namespace):
         topics = settings.topics.model_copy(update={"namespace": ns})
@@ -185,12 +173,7 @@ def main() -> None:
     print()
     for label, ratio in ratios.items():
         print(f"{label:<32}{ratio:>6.2f}")
-    if args.json:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-        figures = {"commit": commit, "faust": faust, "baseline": baseline, "ratios": ratios}
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+    harness.save(args.json, {"faust": faust, "baseline": baseline, "ratios": ratios})
 
 
 if __name__ == "__main__":
