@@ -54,3 +54,13 @@ def test_pipeline_services_run_commands_of_the_cli(compose):
     for name in ("stream", "sink", "aggregate"):
         command = compose["services"][name]["command"][0]
         assert command in known, f"service {name} runs unknown command {command!r}"
+
+
+def test_stream_worker_gets_its_key_from_a_secret_file_not_the_environment(compose):
+    stream = compose["services"]["stream"]
+    assert "pseudonymization_key" in stream["secrets"]
+    assert stream["environment"]["USAGE_PIPELINE_STREAM__PSEUDONYMIZATION_KEY_FILE"].startswith(
+        "/run/secrets/"
+    )
+    assert "USAGE_PIPELINE_STREAM__PSEUDONYMIZATION_KEY" not in stream["environment"]
+    assert compose["secrets"]["pseudonymization_key"]["file"].startswith("./secrets/")
