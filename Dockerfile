@@ -10,6 +10,7 @@ COPY schemas schemas
 COPY producers producers
 COPY streams streams
 COPY aggregates aggregates
+COPY audit audit
 COPY config config
 RUN pip install --no-cache-dir .
 RUN useradd --system --uid 10001 pipeline && mkdir -p /lake && chown pipeline /lake

@@ -12,6 +12,8 @@ demo: $(STAMP)  ## Run the whole pipeline on simulated data.
 test: $(STAMP)  ## Lint, then the whole test suite against a real Kafka broker.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# The report's rendering test needs Debian's chromium: installed here when root.
+	command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	$(BIN)/pytest
 
 install: $(STAMP)

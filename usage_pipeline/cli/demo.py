@@ -21,6 +21,7 @@ from streams.processor import DEAD_LETTER_TOPIC
 from streams.sink.sink import LakeSink
 from streams.supervisor import WorkerProcess
 from streams.topics import ensure_stream_topics
+from usage_pipeline.cli.audit import print_report, scan_pipeline
 from usage_pipeline.cli.console import err, out
 from usage_pipeline.cli.publish import connect, publish_simulation
 from usage_pipeline.settings import Settings, load_settings
@@ -79,6 +80,7 @@ def demo(
             )
         seconds = time.perf_counter() - start
         after = topic_sizes(bootstrap, topics)
+        leaks = scan_pipeline(settings, bootstrap)  # lake, database, dead letters, logs
         with err.status("Stopping what the demo started ..."):
             started.close()
 
@@ -103,6 +105,10 @@ def demo(
         f"{events:,} events published, anonymized, written and aggregated in {seconds:.1f} s "
         f"({events / seconds:,.0f} events/s end to end). Worker log: {worker.log_file}"
     )
+    out.print("Leak audit (usage-pipeline audit scan):")
+    print_report(leaks, show=50)
+    if leaks.exit_code:
+        raise typer.Exit(leaks.exit_code)
 
 
 def _key_env(settings: Settings) -> dict[str, str]:

@@ -1,0 +1,31 @@
+"""`usage-pipeline report`: the published aggregates as one self-contained HTML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from aggregates.report import write_report
+from usage_pipeline.cli.console import err
+from usage_pipeline.settings import load_settings
+
+
+def report(
+    output: Path = typer.Option(
+        Path("lake/report.html"), "--output", "-o", help="HTML file to write."
+    ),
+) -> None:
+    """Write one HTML file of the published aggregates: trends, top lists, e-mail, consent.
+
+    Charts are inline SVG and styles inline CSS: the file opens without network access.
+    Suppressed cells show as "suppressed (< k)" with k = aggregate.k. Run
+    `usage-pipeline aggregate build` first.
+    """
+    settings = load_settings()
+    try:
+        path = write_report(settings.sink.lake_dir, output, settings.aggregate.k)
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    err.print(f"report written to {path}", highlight=False)
