@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from aggregates.build import build
+from aggregates.report import write_report
 from broker.admin import topic_sizes
 from broker.local import local_broker
 from producers.simulator import SimulationConfig
@@ -78,6 +79,9 @@ def demo(
             aggregates = build(
                 settings.sink.lake_dir, settings.aggregate.database, settings.aggregate.k
             )
+            report = write_report(
+                settings.sink.lake_dir, settings.sink.lake_dir / "report.html", settings.aggregate.k
+            )
         seconds = time.perf_counter() - start
         after = topic_sizes(bootstrap, topics)
         leaks = scan_pipeline(settings, bootstrap)  # lake, database, dead letters, logs
@@ -101,6 +105,7 @@ def demo(
         f"(k = {settings.aggregate.k}). Try: usage-pipeline aggregate query "
         '"select * from email_funnel limit 5"'
     )
+    out.print(f"Report: {report} (one self-contained HTML file; open it in a browser).")
     out.print(
         f"{events:,} events published, anonymized, written and aggregated in {seconds:.1f} s "
         f"({events / seconds:,.0f} events/s end to end). Worker log: {worker.log_file}"
