@@ -212,10 +212,6 @@ def reference(ip: str) -> bool:
     return True
 
 
-def ipv4_text(address: ipaddress.IPv4Address) -> str:
-    return str(address)
-
-
 @settings(max_examples=300)
 @given(
     ip=st.one_of(

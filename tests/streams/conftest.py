@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 import pytest
 
 from broker.admin import read_topic
@@ -56,9 +55,6 @@ class StreamEnv:
     def read(self, topic: str) -> list:
         """Every record of a topic now."""
         return read_topic(self.bootstrap, self.topic(topic))
-
-    def records(self, topic: str) -> list[dict]:
-        return [orjson.loads(m.value()) for m in self.read(topic)]
 
 
 @pytest.fixture(scope="module")
