@@ -44,49 +44,58 @@ def demo(
     settings = load_settings()
     policy = load_policy(settings.stream.policy_file)
     namespace = settings.topics.namespace
-    with ExitStack() as started:
-        if not settings.kafka.bootstrap_servers:
-            broker = local_broker(settings)
-            with err.status(f"Starting Kafka on {broker.bootstrap_servers} ..."):
-                if not broker.start().already_running:
-                    started.callback(broker.stop)
-        bootstrap = connect(settings)
-        ensure_stream_topics(bootstrap, policy, settings.topics)
-        topics = [
-            *raw_topics(namespace),
-            *sorted({namespace + p.output for p in policy.purposes.values()}),
-            namespace + DEAD_LETTER_TOPIC,
-        ]
-        before = topic_sizes(bootstrap, topics)
-        worker = WorkerProcess(
-            bootstrap,
-            namespace + settings.stream.app_id,
-            namespace,
-            settings.home / "stream-worker.log",
-            env=_key_env(settings),
-        )
-        started.enter_context(worker)
-        config = SimulationConfig(
-            events=events, days=days, seed=seed, until=dt.datetime.now(dt.UTC).date()
-        )
-        start = time.perf_counter()
-        publish_simulation(settings, config, None)
-        with err.status("Waiting for the stream worker to process every event ..."):
-            worker.wait_until_caught_up()
-        with err.status(f"Writing the clean topics into the lake ({settings.sink.lake_dir}/) ..."):
-            lake = LakeSink(bootstrap, settings, policy).run(until_caught_up=True)
-        with err.status("Building the aggregates with DuckDB ..."):
-            aggregates = build(
-                settings.sink.lake_dir, settings.aggregate.database, settings.aggregate.k
+    try:
+        with ExitStack() as started:
+            if not settings.kafka.bootstrap_servers:
+                broker = local_broker(settings)
+                with err.status(f"Starting Kafka on {broker.bootstrap_servers} ..."):
+                    if not broker.start().already_running:
+                        started.callback(broker.stop)
+            bootstrap = connect(settings)
+            ensure_stream_topics(bootstrap, policy, settings.topics)
+            topics = [
+                *raw_topics(namespace),
+                *sorted({namespace + p.output for p in policy.purposes.values()}),
+                namespace + DEAD_LETTER_TOPIC,
+            ]
+            before = topic_sizes(bootstrap, topics)
+            worker = WorkerProcess(
+                bootstrap,
+                namespace + settings.stream.app_id,
+                namespace,
+                settings.home / "stream-worker.log",
+                env=_key_env(settings),
             )
-            report = write_report(
-                settings.sink.lake_dir, settings.sink.lake_dir / "report.html", settings.aggregate.k
+            started.enter_context(worker)
+            config = SimulationConfig(
+                events=events, days=days, seed=seed, until=dt.datetime.now(dt.UTC).date()
             )
-        seconds = time.perf_counter() - start
-        after = topic_sizes(bootstrap, topics)
-        leaks = scan_pipeline(settings, bootstrap)  # lake, database, dead letters, logs
-        with err.status("Stopping what the demo started ..."):
-            started.close()
+            start = time.perf_counter()
+            publish_simulation(settings, config, None)
+            with err.status("Waiting for the stream worker to process every event ..."):
+                worker.wait_until_caught_up()
+            with err.status(
+                f"Writing the clean topics into the lake ({settings.sink.lake_dir}/) ..."
+            ):
+                lake = LakeSink(bootstrap, settings, policy).run(until_caught_up=True)
+            with err.status("Building the aggregates with DuckDB ..."):
+                aggregates = build(
+                    settings.sink.lake_dir, settings.aggregate.database, settings.aggregate.k
+                )
+                report = write_report(
+                    settings.sink.lake_dir,
+                    settings.sink.lake_dir / "report.html",
+                    settings.aggregate.k,
+                )
+            seconds = time.perf_counter() - start
+            after = topic_sizes(bootstrap, topics)
+            leaks = scan_pipeline(settings, bootstrap)  # lake, database, dead letters, logs
+            with err.status("Stopping what the demo started ..."):
+                started.close()
+    except KeyboardInterrupt:
+        # The ExitStack has stopped the worker and the broker by now.
+        err.print("Interrupted: stopped what the demo started.")
+        raise typer.Exit(130) from None
 
     table = Table(title=f"Records added in this run (policy {policy.version})")
     table.add_column("topic")
