@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -113,17 +113,29 @@ def connect(
     return con
 
 
-def register_sources(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
-    """Create one view per purpose over its Parquet files (an empty typed one without files)."""
+def register_sources(
+    con: duckdb.DuckDBPyConnection,
+    lake_dir: Path,
+    files: Mapping[str, Sequence[Path]] | None = None,
+) -> None:
+    """Create one view per purpose over its Parquet files (an empty typed one without files).
+
+    ``files`` restricts each purpose to the files listed for it (none when not listed);
+    by default a view reads every file of the purpose.
+    """
     for purpose, schema in SOURCE_SCHEMAS.items():
         folder = Path(lake_dir) / CLEAN_DIR / purpose
         columns = ", ".join(f'"{name}"' for name in schema.names)
-        if any(folder.glob("event_date=*/*.parquet")):
+        if files is None:
+            paths = [str(folder / "event_date=*" / "*.parquet")]
+            present = any(folder.glob("event_date=*/*.parquet"))
+        else:
+            paths = [str(path) for path in files.get(purpose, ())]
+            present = bool(paths)
+        if present:
             # union_by_name: files written before a policy change may lack newer columns.
-            source = (
-                f"read_parquet({_quote(str(folder / 'event_date=*' / '*.parquet'))}, "
-                "hive_partitioning = true, union_by_name = true)"
-            )
+            listed = ", ".join(_quote(path) for path in paths)
+            source = f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)"
         else:
             con.register(f"_empty_{purpose}", schema.empty_table())
             source = f"_empty_{purpose}"

@@ -24,11 +24,27 @@ def table_path(lake_dir: Path, name: str) -> Path:
 
 def write_table(table: pa.Table, path: Path) -> Path:
     """Write a Parquet file atomically: to a temporary file, fsynced, then renamed into place."""
-    tmp_dir = path.parent.parent / _TMP_DIR
+    tmp = _tmp_file(path, path.parent.parent / _TMP_DIR)
+    pq.write_table(table, tmp, compression="zstd")
+    return _move_into_place(tmp, path)
+
+
+def write_file(data: bytes, path: Path) -> Path:
+    """Write a small file of ``<lake>/aggregates/`` itself atomically, like ``write_table``."""
+    tmp = _tmp_file(path, path.parent / _TMP_DIR)
+    tmp.write_bytes(data)
+    return _move_into_place(tmp, path)
+
+
+def _tmp_file(path: Path, tmp_dir: Path) -> Path:
+    """A fresh temporary name for ``path`` in ``tmp_dir``, on the same file system."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"{path.parent.name}.{uuid.uuid4().hex}.parquet"
-    pq.write_table(table, tmp, compression="zstd")
+    return tmp_dir / f"{path.parent.name}.{path.name}.{uuid.uuid4().hex}.tmp"
+
+
+def _move_into_place(tmp: Path, path: Path) -> Path:
+    """Fsync ``tmp``, rename it to ``path``, and make the rename durable."""
     _fsync(tmp)
     tmp.replace(path)
     _fsync(path.parent)

@@ -10,6 +10,7 @@ from typing import Protocol
 from audit import sources
 from audit.detectors import Detector
 from audit.report import Allowance, Finding, ScanReport
+from broker.security import Cluster, address
 from streams.anonymize.scrub import scrub_text
 
 # The marketing output keeps the e-mail address of subjects who granted marketing consent
@@ -37,7 +38,7 @@ class ScanTargets:
 
     lake_dir: Path | None = None
     database: Path | None = None
-    bootstrap: str | None = None
+    bootstrap: Cluster | None = None
     topics: list[str] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)  # asked for: must exist
     optional_logs: list[Path] = field(default_factory=list)  # known places: may be absent
@@ -93,7 +94,7 @@ class _Scan:
         advance = self.counted("DuckDB tables and views", progress(f"tables of {database}", None))
         self.read(str(database), sources.duckdb_database(database, self.detector, advance))
 
-    def topic(self, bootstrap: str | None, topic: str, progress: Progress) -> None:
+    def topic(self, bootstrap: Cluster | None, topic: str, progress: Progress) -> None:
         if not bootstrap:
             self.report.skipped.append(
                 f"topic {topic}: no Kafka cluster (set KAFKA_BOOTSTRAP_SERVERS or run kafka up)"
@@ -105,7 +106,7 @@ class _Scan:
             self.report.errors.append(f"topic {topic}: {_reason(exc)}")
             return
         if not exists:
-            self.report.skipped.append(f"topic {topic} does not exist on {bootstrap}")
+            self.report.skipped.append(f"topic {topic} does not exist on {address(bootstrap)}")
             return
         advance = self.counted("Kafka records", progress(f"records of {topic}", None))
         self.read(f"topic {topic}", sources.kafka_topic(bootstrap, topic, self.detector, advance))

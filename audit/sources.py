@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from audit.detectors import CANDIDATE, Detector
 from audit.report import Location
 from broker.admin import admin_client, read_topic
+from broker.security import Cluster
 
 Item = tuple[Location, str]
 Advance = Callable[[int], None]
@@ -117,19 +118,19 @@ def duckdb_database(path: Path, detector: Detector, advance: Advance = _noop) ->
             advance(1)
 
 
-def topic_exists(bootstrap: str, topic: str) -> bool:
+def topic_exists(cluster: Cluster, topic: str) -> bool:
     """Whether the cluster has the topic."""
-    return topic in admin_client(bootstrap).list_topics(timeout=10).topics
+    return topic in admin_client(cluster).list_topics(timeout=10).topics
 
 
 def kafka_topic(
-    bootstrap: str, topic: str, detector: Detector, advance: Advance = _noop
+    cluster: Cluster, topic: str, detector: Detector, advance: Advance = _noop
 ) -> Iterator[Item]:
     """Candidates of every record of a topic from its beginning: key, headers and value.
 
     A JSON object value is opened: each string (and key) is reported with its field path.
     """
-    for message in read_topic(bootstrap, topic):
+    for message in read_topic(cluster, topic):
         place = {"partition": message.partition(), "offset": message.offset()}
         parts: list[tuple[str, bytes | str | None]] = [("key", message.key())]
         parts += [(f"header.{k}", v) for k, v in message.headers() or []]

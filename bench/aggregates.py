@@ -9,6 +9,7 @@ its own:
   duckdb main 4   the SQL of active_subjects, usage, web_traffic, email_funnel only
   pandas main 4   the same four in pandas (read Parquet via pyarrow, groupby, rollups),
                   without suppression: a lower bound for pandas
+  new day         one more day written, then an incremental build() (its periods only)
 
 Usage: python bench/aggregates.py [--rows 10000000] [--json results.json]
 """
@@ -20,7 +21,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -33,7 +36,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from aggregates.build import build  # noqa: E402
+from aggregates.build import Recomputed, build  # noqa: E402
 from aggregates.lake import SOURCE_SCHEMAS, connect, register_sources  # noqa: E402
 from aggregates.tables import AGGREGATES  # noqa: E402
 
@@ -108,18 +111,21 @@ def write(lake: Path, purpose: str, day: dt.date, columns: dict[str, pa.Array], 
 def generate(lake: Path, rows: int, seed: int = 7) -> None:
     """Write ``rows`` clean rows over DAYS days into ``lake``."""
     rng = np.random.default_rng(seed)
-    per_day = {kind: max(int(rows * share / DAYS), 1) for kind, share in SHARES.items()}
-    start = 0
     for offset in range(DAYS):
-        day = FIRST_DAY + dt.timedelta(days=offset)
-        weekday = 0.7 if day.weekday() >= 5 else 1.0
-        count = {kind: max(int(n * weekday), 1) for kind, n in per_day.items()}
-        for kind in count:
-            n = count[kind]
-            writer = GENERATORS[kind]
-            purpose, columns = writer(rng, day, n, start)
-            write(lake, purpose, day, columns, start)
-            start += n
+        generate_day(lake, rows, offset, rng)
+
+
+def generate_day(lake: Path, rows: int, offset: int, rng: np.random.Generator) -> None:
+    """Write day ``offset``'s share of ``rows`` (less on weekends), offsets after earlier days."""
+    per_day = {kind: max(int(rows * share / DAYS), 1) for kind, share in SHARES.items()}
+    day = FIRST_DAY + dt.timedelta(days=offset)
+    weekday = 0.7 if day.weekday() >= 5 else 1.0
+    start = offset * 2 * rows // DAYS  # above every earlier day's offsets
+    for kind, n in per_day.items():
+        count = max(int(n * weekday), 1)
+        purpose, columns = GENERATORS[kind](rng, day, count, start)
+        write(lake, purpose, day, columns, start)
+        start += count
 
 
 def usage_rows(rng, day, n, start):
@@ -242,6 +248,15 @@ GENERATORS = {
 def run_duckdb_build(lake: str) -> tuple[float, float]:
     started = time.perf_counter()
     build(Path(lake), Path(lake) / "aggregates.duckdb", k=10)
+    return time.perf_counter() - started, harness.peak_rss_mib()
+
+
+def run_duckdb_incremental(rows: int, lake: str) -> tuple[float, float]:
+    """An incremental build after one new day (written before the clock starts)."""
+    generate_day(Path(lake), rows, DAYS, np.random.default_rng(DAYS))
+    started = time.perf_counter()
+    built = build(Path(lake), Path(lake) / "aggregates.duckdb", k=10)
+    assert any(b.recomputed is Recomputed.periods for b in built)
     return time.perf_counter() - started, harness.peak_rss_mib()
 
 
@@ -413,7 +428,7 @@ def run_pandas_main(lake_text: str) -> tuple[float, float]:
     return time.perf_counter() - started, harness.peak_rss_mib()
 
 
-def in_child(function, lake: Path) -> tuple[float, float]:
+def in_child(function: Callable[[str], tuple[float, float]], lake: Path) -> tuple[float, float]:
     """Run one measurement in a fresh process: its wall time and its own peak RSS."""
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         return pool.submit(function, str(lake)).result()
@@ -434,10 +449,11 @@ def main() -> None:
             ("duckdb_build_all", run_duckdb_build),
             ("duckdb_main4", run_duckdb_main),
             ("pandas_main4", run_pandas_main),
+            ("duckdb_build_new_day", partial(run_duckdb_incremental, args.rows)),
         ):
             seconds, rss = in_child(function, lake)
             results[name] = {"seconds": round(seconds, 2), "peak_rss_mib": round(rss)}
-            print(f"{name:18} {seconds:8.2f} s   peak RSS {rss:8,.0f} MiB", flush=True)
+            print(f"{name:20} {seconds:8.2f} s   peak RSS {rss:8,.0f} MiB", flush=True)
         same = results["pandas_main4"]["seconds"] / results["duckdb_main4"]["seconds"]
         whole = results["pandas_main4"]["seconds"] / results["duckdb_build_all"]["seconds"]
         print(f"pandas / duckdb, same four aggregates:        {same:5.1f}x (target >= 5x)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,11 +18,19 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from broker.security import Cluster, address, connection_config
+
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class ClusterUnreachableError(RuntimeError):
     """No broker answered a metadata request in time."""
+
+
+class LoginRefusedError(ClusterUnreachableError):
+    """The broker answered but refused the client's SASL login (wrong user or password)."""
 
 
 @dataclass(frozen=True)
@@ -45,25 +54,34 @@ class TopicSpec:
     replication_factor: int = 1
 
 
-def admin_client(bootstrap_servers: str) -> AdminClient:
+def admin_client(
+    cluster: Cluster, on_error: Callable[[KafkaError], None] | None = None
+) -> AdminClient:
     """An AdminClient that fails fast instead of logging connection errors forever."""
-    return AdminClient(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "socket.connection.setup.timeout.ms": 2000,
-            "reconnect.backoff.max.ms": 500,
-            "log_level": 0,
-        }
-    )
+    config: dict[str, object] = {
+        **connection_config(cluster),
+        "socket.connection.setup.timeout.ms": 2000,
+        "reconnect.backoff.max.ms": 500,
+        "log_level": 0,
+    }
+    if on_error is not None:
+        config["error_cb"] = on_error
+    return AdminClient(config)
 
 
-def describe_cluster(bootstrap_servers: str, timeout_s: float = 5.0) -> ClusterInfo:
+def describe_cluster(cluster: Cluster, timeout_s: float = 5.0) -> ClusterInfo:
     """Send one metadata request; raises ClusterUnreachableError when nobody answers."""
+    errors: list[KafkaError] = []
+    admin = admin_client(cluster, errors.append)
     try:
-        metadata = admin_client(bootstrap_servers).list_topics(timeout=timeout_s)
+        metadata = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
+        admin.poll(0)  # serves error_cb
+        refused = [e for e in errors if e.code() == KafkaError._AUTHENTICATION]
+        if refused:  # librdkafka's reason names the mechanism, never the password
+            raise LoginRefusedError(f"{address(cluster)}: {refused[-1].str()}") from exc
         raise ClusterUnreachableError(
-            f"no Kafka broker answered at {bootstrap_servers} within {timeout_s:g} s"
+            f"no Kafka broker answered at {address(cluster)} within {timeout_s:g} s"
         ) from exc
     topics = {
         name: len(topic.partitions)
@@ -71,7 +89,7 @@ def describe_cluster(bootstrap_servers: str, timeout_s: float = 5.0) -> ClusterI
         if not name.startswith("__")
     }
     return ClusterInfo(
-        bootstrap_servers=bootstrap_servers,
+        bootstrap_servers=address(cluster),
         cluster_id=metadata.cluster_id,
         broker_ids=tuple(sorted(metadata.brokers)),
         controller_id=metadata.controller_id,
@@ -80,7 +98,7 @@ def describe_cluster(bootstrap_servers: str, timeout_s: float = 5.0) -> ClusterI
 
 
 def wait_until_ready(
-    bootstrap_servers: str, timeout_s: float, still_starting: Callable[[], bool] | None = None
+    cluster: Cluster, timeout_s: float, still_starting: Callable[[], bool] | None = None
 ) -> ClusterInfo:
     """Repeat metadata requests until one succeeds, or raise after ``timeout_s``.
 
@@ -90,7 +108,9 @@ def wait_until_ready(
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return describe_cluster(bootstrap_servers, timeout_s=1.0)
+            return describe_cluster(cluster, timeout_s=1.0)
+        except LoginRefusedError:
+            raise
         except ClusterUnreachableError:
             gave_up = still_starting is not None and not still_starting()
             if gave_up or time.monotonic() >= deadline:
@@ -98,31 +118,37 @@ def wait_until_ready(
             time.sleep(0.2)
 
 
-def create_topics(bootstrap_servers: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> None:
-    """Create the topics that do not exist yet; existing topics are left as they are."""
+def create_topics(cluster: Cluster, specs: list[TopicSpec], timeout_s: float = 30.0) -> None:
+    """Create the topics that do not exist yet; existing topics are left as they are.
+
+    Under ACLs only the admin may create pipeline topics: a service that is not allowed to
+    leaves them to the admin (`usage-pipeline kafka setup`) and finds out when it uses them.
+    """
     if not specs:
         return
-    admin = admin_client(bootstrap_servers)  # must outlive the futures
+    admin = admin_client(cluster)  # must outlive the futures
     futures = admin.create_topics(
         [NewTopic(s.name, s.partitions, s.replication_factor, config=s.config) for s in specs],
         operation_timeout=timeout_s,
         request_timeout=timeout_s,
     )
+    denied = []
     for name, future in futures.items():
         try:
             future.result()
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            code = exc.args[0].code()
+            if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                denied.append(name)
+            elif code != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise RuntimeError(f"could not create topic {name!r}: {exc.args[0].str()}") from exc
+    if denied:
+        log.info("not allowed to create %d topic(s), left to the admin", len(denied))
 
 
-def topic_sizes(
-    bootstrap_servers: str, topics: list[str], timeout_s: float = 10.0
-) -> dict[str, int]:
+def topic_sizes(cluster: Cluster, topics: list[str], timeout_s: float = 10.0) -> dict[str, int]:
     """Records held by each topic now: the sum over partitions of high minus low watermark."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap_servers, "group.id": "usage-pipeline-inspect"}
-    )
+    consumer = Consumer({**connection_config(cluster), "group.id": "usage-pipeline-inspect"})
     try:
         metadata = consumer.list_topics(timeout=timeout_s)
         sizes = {}
@@ -138,11 +164,9 @@ def topic_sizes(
         consumer.close()
 
 
-def consumer_lag(
-    bootstrap_servers: str, group: str, topics: list[str], timeout_s: float = 10.0
-) -> int:
+def consumer_lag(cluster: Cluster, group: str, topics: list[str], timeout_s: float = 10.0) -> int:
     """Records in ``topics`` that ``group`` has not committed yet (all of them if it never did)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group})
+    consumer = Consumer({**connection_config(cluster), "group.id": group})
     try:
         metadata = consumer.list_topics(timeout=timeout_s)
         partitions = [
@@ -191,18 +215,26 @@ def _retrying(call: Callable[[], T], attempts: int = 20, pause_s: float = 0.5) -
     raise AssertionError("unreachable")
 
 
-def read_topic(bootstrap_servers: str, topic: str, timeout_s: float = 1.0) -> list[Message]:
-    """Every record a topic holds now, from the start to the end of each partition."""
+def read_topic(
+    cluster: Cluster, topic: str, timeout_s: float = 1.0, group: str = "usage-pipeline-reader"
+) -> list[Message]:
+    """Every record a topic holds now, from the start to the end of each partition.
+
+    Nothing is committed; ``group`` only names the client to the broker's ACLs.
+    """
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": "usage-pipeline-reader",
+            **connection_config(cluster),
+            "group.id": group,
             "enable.partition.eof": True,
             "enable.auto.commit": False,
         }
     )
     try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        if metadata.error is not None:  # e.g. not allowed to see the topic
+            raise KafkaException(metadata.error)
+        partitions = metadata.partitions
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         messages: list[Message] = []
         at_end: set[int] = set()

@@ -6,13 +6,14 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from broker.security import Cluster, connection_config
 from usage_pipeline.settings import ProducerSettings
 
 
-def producer_config(bootstrap_servers: str, settings: ProducerSettings, client_id: str) -> dict:
+def producer_config(cluster: Cluster, settings: ProducerSettings, client_id: str) -> dict:
     """Safe, fast publishing: idempotent, acks=all, batched, compressed, murmur2 keys."""
     return {
-        "bootstrap.servers": bootstrap_servers,
+        **connection_config(cluster),
         "client.id": client_id,
         "enable.idempotence": True,
         "acks": "all",

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -21,9 +22,11 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from broker.admin import ClusterInfo, ClusterUnreachableError, wait_until_ready
-from usage_pipeline.settings import LocalBrokerSettings, Settings
+from broker.security import Cluster
+from usage_pipeline.settings import KafkaSettings, LocalBrokerSettings, LocalRole, Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,9 @@ LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 JVM_FLAGS = ["-Xms256m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"]
 STOP_TIMEOUT_S = 30.0
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+# The broker's own login on its controller listener (SCRAM cannot serve that listener).
+CONTROLLER_USER = "controller"
 
 
 class BrokerError(RuntimeError):
@@ -70,12 +76,32 @@ class LocalBroker:
         self.log_file = self.dir / "broker.log"
         self.pid_file = self.dir / "broker.pid"
         self.properties_file = self.dir / "server.properties"
+        self.credentials_dir = self.dir / "credentials"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
         """The address clients connect to."""
         return f"127.0.0.1:{self.settings.port}"
+
+    @property
+    def secured(self) -> bool:
+        """True when clients must log in (SASL/SCRAM) and ACLs decide what they may do."""
+        return self.settings.security == "sasl_scram"
+
+    def client(self, role: LocalRole) -> Cluster:
+        """Address and login of a client acting as ``role`` (the bare address when unsecured)."""
+        if not self.secured:
+            return self.bootstrap_servers
+        configured = self.settings.passwords.get(role)
+        return KafkaSettings(
+            bootstrap_servers=self.bootstrap_servers,
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism=SCRAM_MECHANISM,
+            sasl_username=self.settings.users[role],
+            sasl_password=configured,
+            sasl_password_file=None if configured else self._password_file(role),
+        )
 
     @property
     def jar_dir(self) -> Path:
@@ -125,7 +151,7 @@ class LocalBroker:
     def start(self) -> StartResult:
         """Start the broker and wait until it answers a metadata request."""
         if self.running_pid() is not None:
-            cluster = wait_until_ready(self.bootstrap_servers, self.settings.start_timeout_s)
+            cluster = wait_until_ready(self.client("admin"), self.settings.start_timeout_s)
             return StartResult(already_running=True, cluster=cluster)
         java = _require_tool("java", "a Java 17+ runtime is needed to run the Kafka broker")
         for port in (self.settings.port, self.settings.controller_port):
@@ -133,9 +159,17 @@ class LocalBroker:
                 raise BrokerError(f"port {port} on 127.0.0.1 is already in use by another process")
         jars = self.ensure_jars()
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.properties_file.write_text(self._server_properties())
+        formatted = (self.data_dir / "meta.properties").exists()
+        if self.secured and formatted and not self._password_file(CONTROLLER_USER).exists():
+            raise BrokerError(
+                f"{self.data_dir} was formatted without SCRAM users; remove it to start "
+                "over with local_broker.security=sasl_scram"
+            )
+        if self.secured and not formatted:
+            self._generate_passwords()
+        _write_private(self.properties_file, self._server_properties())
         classpath = str(jars / "*")
-        if not (self.data_dir / "meta.properties").exists():
+        if not formatted:
             self._format_storage(java, classpath)
         command = [
             java, f"-Xmx{self.settings.heap}", *JVM_FLAGS,
@@ -150,7 +184,7 @@ class LocalBroker:
         self.pid_file.write_text(str(self._process.pid))
         try:
             cluster = wait_until_ready(
-                self.bootstrap_servers,
+                self.client("admin"),
                 self.settings.start_timeout_s,
                 still_starting=lambda: self._process is not None and self._process.poll() is None,
             )
@@ -189,7 +223,7 @@ class LocalBroker:
         result = subprocess.run(
             [java, "-cp", classpath, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
              "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-             "-c", str(self.properties_file)],
+             "-c", str(self.properties_file), *self._scram_users()],
             capture_output=True,
             text=True,
             check=False,
@@ -198,16 +232,72 @@ class LocalBroker:
             detail = _last_error_line(result.stdout + result.stderr) or "unknown error"
             raise BrokerError(f"formatting the broker's storage failed: {detail}")
 
+    def _password_file(self, role: LocalRole | Literal["controller"]) -> Path:
+        return self.credentials_dir / role
+
+    def _password(self, role: LocalRole | Literal["controller"]) -> str:
+        configured = self.settings.passwords.get(role) if role != CONTROLLER_USER else None
+        if configured is not None:
+            return configured.get_secret_value()
+        return self._password_file(role).read_text().strip()
+
+    def _generate_passwords(self) -> None:
+        """Give every role without a configured password a random one, in a 0600 file."""
+        self.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for role in (*self.settings.users, CONTROLLER_USER):
+            configured = role != CONTROLLER_USER and role in self.settings.passwords
+            path = self._password_file(role)
+            if not configured and not path.exists():
+                _write_private(path, secrets.token_urlsafe(24) + "\n")
+
+    def _scram_users(self) -> list[str]:
+        """StorageTool arguments that create every role's SCRAM user (KIP-900)."""
+        if not self.secured:
+            return []
+        return [
+            argument
+            for role, user in self.settings.users.items()
+            for argument in (
+                "--add-scram",
+                f"{SCRAM_MECHANISM}=[name={user},password={self._password(role)}]",
+            )
+        ]
+
+    def _security_properties(self) -> dict[str, str]:
+        """SASL/SCRAM on the client listener, PLAIN on the controller's, and the authorizer."""
+        admin = self.settings.users["admin"]
+        controller = self._password(CONTROLLER_USER)
+        scram_login = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        plain_login = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        return {
+            "listener.security.protocol.map": "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+            "listener.name.client.scram-sha-512.sasl.jaas.config": (
+                f'{scram_login} required username="{admin}" password="{self._password("admin")}";'
+            ),
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config": (
+                f'{plain_login} required username="{CONTROLLER_USER}" password="{controller}" '
+                f'user_{CONTROLLER_USER}="{controller}";'
+            ),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            "super.users": f"User:{admin};User:{CONTROLLER_USER}",
+        }
+
     def _server_properties(self) -> str:
         port, controller = self.settings.port, self.settings.controller_port
+        client = "CLIENT" if self.secured else "PLAINTEXT"
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller}",
             "controller.listener.names": "CONTROLLER",
-            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-            "inter.broker.listener.name": "PLAINTEXT",
+            "listeners": f"{client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+            "advertised.listeners": f"{client}://127.0.0.1:{port}",
+            "inter.broker.listener.name": client,
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.data_dir),
             "num.network.threads": "2",
@@ -225,7 +315,17 @@ class LocalBroker:
             "log.cleaner.dedupe.buffer.size": "2097152",
             "auto.create.topics.enable": "false",
         }
+        if self.secured:
+            settings |= self._security_properties()
         return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by the owner only: the file holds passwords."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def _require_tool(name: str, why: str) -> str:
@@ -285,3 +385,14 @@ def local_broker(settings: Settings) -> LocalBroker:
 def cluster_address(settings: Settings) -> str:
     """The configured cluster if there is one, else the local broker's address."""
     return settings.kafka.bootstrap_servers or local_broker(settings).bootstrap_servers
+
+
+def client_cluster(settings: Settings, role: LocalRole) -> Cluster:
+    """How a client acting as ``role`` connects.
+
+    A configured cluster is reached with ``settings.kafka``'s own login whatever the role
+    (each deployed service has one user); the local broker gives each role its user.
+    """
+    if settings.kafka.bootstrap_servers:
+        return settings.kafka
+    return local_broker(settings).client(role)

@@ -17,6 +17,7 @@ import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
 from broker.clients import produce_blocking, producer_config
+from broker.security import Cluster
 from schemas.contracts import ROOT, Contracts, ContractViolation, load_contracts
 from schemas.keys import consent_key, partition_for, subject_id
 from schemas.topics import CONSENT_FAMILY, family_of, raw_topic
@@ -74,7 +75,7 @@ class EventPublisher:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        cluster: Cluster,
         settings: ProducerSettings | None = None,
         *,
         contracts: Contracts | None = None,
@@ -87,7 +88,7 @@ class EventPublisher:
         self.stats = PublishStats()
         self._on_delivery = on_delivery
         self._failures: list[Delivery] = []
-        config = producer_config(bootstrap_servers, self.settings, client_id)
+        config = producer_config(cluster, self.settings, client_id)
         self._producer = Producer({**config, "on_delivery": self._delivered})
         self._partition_counts: dict[str, int] = {}
         self._namespace = namespace

@@ -43,6 +43,9 @@ _SAFE_EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]{0,31}\.[a-z][a-z0-9_]{0,63}")
 # int64) at C speed, several times faster than a regular expression.
 _DIGITS_TO_ZERO: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x2E for b in range(256))
 _NINETEEN_DIGITS: Final = b"0" * 19
+_ESCAPED_COLON_PREFIX: Final = b"\\u003"
+_ESCAPED_COLON: Final = b"\\u003a"
+_ESCAPED_COLON_UPPER: Final = b"\\u003A"
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _MISSING: Final = object()
@@ -62,6 +65,11 @@ _PATTERN_REASONS: Final[dict[str, str]] = {
         "must be in UTC: an RFC 3339 date-time like 2025-03-14T09:26:53Z, ending in Z or +00:00"
     ),
     r"^[0-9]{4}-(?:0[1-9]|1[0-2])$": "must be a month as YYYY-MM",
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$": (
+        "must be an ASCII e-mail address local@domain.tld (no quoted local part or address "
+        "literal; an internationalised domain in its xn-- form)"
+    ),
+    r"^[^\r\n\x00]*$": "must not contain CR, LF or NUL characters",
 }
 # Reasons for `anyOf` groups, keyed by the name of the schema that holds them.
 _ANY_OF_REASONS: Final[dict[str, str]] = {
@@ -259,7 +267,7 @@ class Contracts:
     def parse(
         self, payload: bytes | str, max_bytes: int = DEFAULT_MAX_EVENT_BYTES
     ) -> dict[str, Any]:
-        """Decode one JSON event (size check, strict JSON, 64-bit ints) and validate it."""
+        """Decode one JSON event (size, strict JSON, 64-bit ints, unique keys) and validate it."""
         raw = _check_size(payload, max_bytes)
         reason = None
         try:
@@ -270,10 +278,10 @@ class Contracts:
         # document, is not chained to the violation.
         if reason is not None:
             raise ContractViolation(ROOT, reason)
-        if _NINETEEN_DIGITS in raw.translate(_DIGITS_TO_ZERO):
-            reason = _integer_range_reason(raw)
-            if reason is not None:
-                raise ContractViolation(ROOT, reason)
+        if _NINETEEN_DIGITS in raw.translate(_DIGITS_TO_ZERO) or _may_repeat_a_key(raw, event):
+            violation = _strict_decoding_violation(raw)
+            if violation is not None:
+                raise violation
         return self.validate(event)
 
     # -- internals ---------------------------------------------------------------------------
@@ -537,17 +545,83 @@ def _check_int64(literal: str) -> int:
     return value
 
 
-def _integer_range_reason(raw: bytes) -> str | None:
-    """Why an integer literal does not fit in int64 (orjson turns larger ones into floats)."""
+def _may_repeat_a_key(raw: bytes, decoded: object) -> bool:
+    """False only when no object in ``raw`` repeats a key (orjson silently keeps the last one).
+
+    A document that re-encodes to itself has lost no key (our producers write with orjson).
+    Otherwise, colons are counted: outside strings each separates a key from its value; inside
+    strings, each raw colon decodes to one colon unless it is spelled ``\\u003a``, and orjson
+    writes colons as they are. So without that escape, re-encoding loses colons exactly when a
+    key was dropped.
+    """
     try:
-        json.loads(raw, parse_int=_check_int64)
-    except OverflowError:
-        return "contains an integer outside the signed 64-bit range (-2^63 to 2^63-1)"
-    except RecursionError:
-        return "is nested too deeply"
-    except ValueError:  # cannot happen after orjson accepted the document; stay on the safe side
-        return "is not valid JSON"
+        encoded = orjson.dumps(decoded)
+    except orjson.JSONEncodeError:  # deeper than orjson encodes: let the exact check decide
+        return True
+    if encoded == raw:
+        return False
+    if _ESCAPED_COLON_PREFIX in raw and (_ESCAPED_COLON in raw or _ESCAPED_COLON_UPPER in raw):
+        return True
+    return raw.count(b":") != encoded.count(b":")
+
+
+class _RepeatedKey(dict[str, Any]):
+    """A decoded object that had ``key`` more than once."""
+
+    key: str
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` marking repeats; keys compare unescaped ("a" and "\\u0061" repeat)."""
+    decoded = dict(pairs)
+    if len(decoded) == len(pairs):
+        return decoded
+    repeated = _RepeatedKey(decoded)
+    repeated.key = _first_repeat(key for key, _ in pairs)
+    return repeated
+
+
+def _first_repeat(keys: Iterable[str]) -> str:
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            return key
+        seen.add(key)
+    raise ValueError("no key repeats")
+
+
+def _repeated_key_path(tree: object) -> list[str | int] | None:
+    """Path to the first repeated key, in document order (walked without recursion)."""
+    stack: list[tuple[object, list[str | int]]] = [(tree, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, _RepeatedKey):
+            return [*path, node.key]
+        if isinstance(node, dict):
+            children: list[tuple[object, list[str | int]]] = [
+                (value, [*path, key]) for key, value in node.items()
+            ]
+        elif isinstance(node, list):
+            children = [(value, [*path, index]) for index, value in enumerate(node)]
+        else:
+            continue
+        stack.extend(reversed(children))
     return None
+
+
+def _strict_decoding_violation(raw: bytes) -> ContractViolation | None:
+    """What orjson lets through: integers beyond int64 (it makes floats) and repeated keys."""
+    try:
+        tree = json.loads(raw, parse_int=_check_int64, object_pairs_hook=_unique_keys)
+    except OverflowError:
+        reason = "contains an integer outside the signed 64-bit range (-2^63 to 2^63-1)"
+        return ContractViolation(ROOT, reason)
+    except RecursionError:
+        return ContractViolation(ROOT, "is nested too deeply")
+    except ValueError:  # cannot happen after orjson accepted the document; stay on the safe side
+        return ContractViolation(ROOT, "is not valid JSON")
+    path = _repeated_key_path(tree)
+    return None if path is None else ContractViolation(_field(path), "duplicate key")
 
 
 @functools.cache

@@ -15,12 +15,15 @@ from streams.anonymize.ip import truncate_ip
 from streams.anonymize.pseudonym import Pseudonymizer
 from streams.anonymize.url import clean_url
 from streams.anonymize.user_agent import generalize_user_agent
-from streams.policy.model import Plan, Policy
+from streams.key_links import KeyLink
+from streams.policy.model import KeyRotation, Plan, Policy
 from streams.visitors import VisitorSalts
 
 # (field name, output name, transformation or None for keep)
 Step = tuple[str, str, Callable[[Any, Mapping[str, Any]], Any] | None]
 Section = tuple[str | None, list[Step]]
+# (envelope section or None, field name, pseudonym kind) of a field a link purpose pseudonymizes
+LinkedField = tuple[str | None, str, str]
 
 # visitor_hash replaces the IP by a visitor id: a new name, so nobody mistakes it for an IP.
 RENAMED_BY = {"visitor_hash": "visitor_id"}
@@ -39,6 +42,12 @@ class Anonymizer:
         self.salts = salts or VisitorSalts()
         self._transforms = self._value_transforms()
         self._steps = {key: self._compile(plan) for key, plan in policy.plans.items()}
+        self._linked = {
+            key: self._linked_fields(plan)
+            for key, plan in policy.plans.items()
+            if pseudonymizer.previous_key_ids
+            and policy.purposes[plan.purpose].key_rotation is KeyRotation.LINK
+        }
 
     def apply(self, event: Mapping[str, Any], plan: Plan) -> dict[str, Any]:
         """The clean record ``plan`` makes of ``event`` (fields absent in the event stay absent)."""
@@ -61,6 +70,30 @@ class Anonymizer:
                 record[section] = target
         return record
 
+    def links(self, event: Mapping[str, Any], plan: Plan) -> list[KeyLink]:
+        """Previous-to-current pseudonym pairs of what ``plan`` pseudonymizes in ``event``;
+        always empty for purposes that do not link across keys, or without a previous key."""
+        result = []
+        for section, name, kind in self._linked.get(
+            (plan.event_type, plan.purpose, plan.consent), ()
+        ):
+            source = event if section is None else event.get(section)
+            value = source.get(name) if source else None
+            if value is None:
+                continue
+            current = self.pseudonymizer.pseudonymize(str(value), kind)
+            for previous in self.pseudonymizer.previous_pseudonyms(str(value), kind):
+                result.append(KeyLink(plan.purpose, kind.rpartition("/")[2], previous, current))
+        return result
+
+    def _linked_fields(self, plan: Plan) -> list[LinkedField]:
+        fields = []
+        for rule in plan.fields or ():
+            if rule.action == "pseudonymize":
+                section, _, name = rule.path.rpartition(".")
+                fields.append((section or None, name, _kind(plan.purpose, rule.path)))
+        return fields
+
     def _compile(self, plan: Plan) -> list[Section]:
         """Steps grouped by envelope section (None: top-level fields), in policy order."""
         sections: dict[str | None, list[Step]] = {}
@@ -79,8 +112,7 @@ class Anonymizer:
         if action == "visitor_hash":
             return self.salts.visitor_id
         if action == "pseudonymize":
-            # A separate namespace per purpose and kind: outputs cannot be joined across purposes.
-            kind = f"{purpose}/{'email' if path in EMAIL_FIELDS else path.rsplit('.', 1)[-1]}"
+            kind = _kind(purpose, path)
             pseudonymize = self.pseudonymizer.pseudonymize
             return lambda value, _event: pseudonymize(str(value), kind)
         transform = self._transforms[action]
@@ -96,3 +128,9 @@ class Anonymizer:
             "clean_url": lambda v: clean_url(v, params.keep_query_params),
         }
         return {name: lru_cache(maxsize=CACHE_SIZE)(f) for name, f in transforms.items()}
+
+
+def _kind(purpose: str, path: str) -> str:
+    """The pseudonym namespace of a field: one per purpose and kind of identifier, so outputs
+    cannot be joined across purposes."""
+    return f"{purpose}/{'email' if path in EMAIL_FIELDS else path.rsplit('.', 1)[-1]}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from confluent_kafka import KafkaError, Message, Producer
 
 from broker.clients import produce_blocking, producer_config
+from broker.security import Cluster
 from streams.processor import Output
 from usage_pipeline.settings import ProducerSettings
 
@@ -30,8 +31,8 @@ def send_output(producer: Producer, output: Output, **kwargs: object) -> None:
 class OutputProducer:
     """Queues outputs; ``flush`` returns once all are acknowledged, or raises."""
 
-    def __init__(self, bootstrap_servers: str, settings: ProducerSettings, client_id: str) -> None:
-        self._producer = Producer(producer_config(bootstrap_servers, settings, client_id))
+    def __init__(self, cluster: Cluster, settings: ProducerSettings, client_id: str) -> None:
+        self._producer = Producer(producer_config(cluster, settings, client_id))
         self._failures: list[str] = []
 
     def send(self, output: Output) -> None:

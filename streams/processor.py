@@ -15,12 +15,13 @@ from typing import Any
 import orjson
 
 from schemas.contracts import DEFAULT_MAX_EVENT_BYTES, Contracts, ContractViolation
-from schemas.keys import consent_key, partition_for, subject_id
+from schemas.keys import CONSENT_KEY_SEPARATOR, consent_key, partition_for, subject_id
 from schemas.topics import CONSENT_FAMILY, raw_topic
 from streams.anonymize.scrub import scrub_text
 from streams.anonymizer import Anonymizer
 from streams.consent import WITHDRAWN, ConsentState, apply_change, consent_for, epoch_us
 from streams.deadletter import Source, dead_letter
+from streams.key_links import KEY_LINKS_TOPIC, KeyLink, RecentLinks
 
 DEAD_LETTER_TOPIC = "dead.letter"
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d3a52-3c41-4d0e-9a57-3f0b1c9e2d74")
@@ -66,6 +67,8 @@ class Processor:
         self.max_event_bytes = max_event_bytes
         self.version = f"{SOURCE_NAME}/{version('usage-pipeline')} policy {self.policy.version}"
         self.dead_letter_topic = namespace + DEAD_LETTER_TOPIC
+        self.key_links_topic = namespace + KEY_LINKS_TOPIC
+        self._recent_links = RecentLinks()
         self._metadata = {
             "policy_version": self.policy.version,
             "key_id": anonymizer.pseudonymizer.key_id,
@@ -102,6 +105,7 @@ class Processor:
             outcome.consent_update = (subject, state)
             if event_type == "email.activity":
                 outcome.outputs.extend(self._withdrawal_from_unsubscribe(event))
+        links: list[KeyLink] = []
         for purpose_name in self.policy.routes[event_type]:
             purpose = self.policy.purposes[purpose_name]
             consent = consent_for(state, purpose_name, occurred, purpose.consent_required)
@@ -119,6 +123,13 @@ class Processor:
                     orjson.dumps(record),
                 )
             )
+            links += self.anonymizer.links(event, plan)
+        # Remembered only once the event cannot fail any more: a dead letter loses no link.
+        outcome.outputs.extend(
+            Output(self.key_links_topic, link.key, link.to_json())
+            for link in links
+            if self._recent_links.first_time(link)
+        )
         return outcome
 
     def replay_consent(
@@ -165,6 +176,20 @@ class Processor:
     def _dead_letter(self, payload: bytes, source: Source, stage: str, reason: str) -> Output:
         value, headers = dead_letter(payload, source, stage, reason, self.version)
         return Output(self.dead_letter_topic, None, value, headers=headers)
+
+
+def forget_consent(
+    key: bytes | None, consent_of: Callable[[str], ConsentState | None]
+) -> tuple[str, ConsentState | None] | None:
+    """The subject and its state once a consent tombstone (``subject|purpose``, no value) is
+    applied: that purpose forgotten, None when nothing is left; None for a key of no subject."""
+    subject, separator, purpose = (
+        (key or b"").decode(errors="replace").partition(CONSENT_KEY_SEPARATOR)
+    )
+    if not subject or not separator:
+        return None
+    state = {p: d for p, d in (consent_of(subject) or {}).items() if p != purpose}
+    return subject, state or None
 
 
 def _consent_change(event: Mapping[str, Any], state: ConsentState | None) -> ConsentState | None:

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Self
 
 from broker.admin import consumer_lag
+from broker.security import Cluster, address
 from schemas.topics import raw_topics
 
 log = logging.getLogger(__name__)
@@ -34,18 +35,18 @@ class WorkerProcess:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        cluster: Cluster,
         group: str,
         namespace: str,
         log_file: Path,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.cluster = cluster
         self.group = group
         self.namespace = namespace
         self.log_file = log_file
-        self.env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers, **(env or {})}
+        self.env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": address(cluster), **(env or {})}
         self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -61,16 +62,17 @@ class WorkerProcess:
 
     def lag(self) -> int:
         """Raw records the worker has not committed yet."""
-        return consumer_lag(self.bootstrap_servers, self.group, list(raw_topics(self.namespace)))
+        return consumer_lag(self.cluster, self.group, list(raw_topics(self.namespace)))
 
     def wait_until_caught_up(
-        self, timeout_s: float = 600.0, stall_s: float = 20.0, poll_s: float = 0.5
+        self, timeout_s: float = 600.0, stall_s: float = 45.0, poll_s: float = 0.5
     ) -> None:
         """Block until every raw record is committed; raise if the worker dies or is too slow.
 
         A worker whose lag has not moved for ``stall_s`` is restarted, as a liveness probe
         would: we have seen faust-streaming stop fetching one partition after a rebalance,
-        and at-least-once delivery makes a restart safe.
+        and at-least-once delivery makes a restart safe. The default leaves room for a
+        restart on a loaded machine, where faust takes 20 s and more to rejoin its group.
         """
         deadline = time.monotonic() + timeout_s
         last_lag, last_progress = self.lag(), time.monotonic()

@@ -2,8 +2,11 @@
 
 Delivery is at least once. A batch from ``take_events`` is acknowledged when the loop comes
 back for the next one, so every output of the batch, and every consent change written to
-the table's changelog, is acknowledged by the broker before that happens. Concurrency is 1
-(faust-streaming #606: with more, offsets can be committed past unprocessed messages).
+the table's changelog, is acknowledged by the broker before that happens. faust also
+acknowledges a batch whose processing was interrupted (a stop, an error): the worker then
+exits at once, before that acknowledgement can be committed, and a restart redoes the batch.
+Concurrency is 1 (faust-streaming #606: with more, offsets can be committed past unprocessed
+messages).
 
 Consent comes first: before its first batch the worker replays the whole (compacted)
 consent topic into the table, so every decision published before it started covers every
@@ -14,29 +17,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import faust
 
 from broker.admin import read_topic
+from broker.security import Cluster, address, faust_credentials
 from schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
+from streams.consent import ConsentState
 from streams.deadletter import Source
 from streams.output import OutputProducer
-from streams.processor import Processor
+from streams.processor import Processor, forget_consent
 from usage_pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CONSENT_TABLE = "consent"
+EXIT_MID_BATCH = 75  # EX_TEMPFAIL: stopped mid-batch; a restart processes the batch again
 
 
-def build_app(settings: Settings, bootstrap_servers: str, processor: Processor) -> faust.App:
+def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> faust.App:
     """A faust app with the consent table and the anonymizing agent."""
     stream = settings.stream
     namespace = settings.topics.namespace
     app = faust.App(
         namespace + stream.app_id,
-        broker=f"kafka://{bootstrap_servers}",
+        broker=f"kafka://{address(cluster)}",
+        broker_credentials=faust_credentials(cluster),
         store=stream.store,
         topic_partitions=settings.topics.partitions,
         topic_replication_factor=settings.topics.replication_factor,
@@ -58,39 +66,67 @@ def build_app(settings: Settings, bootstrap_servers: str, processor: Processor) 
     )
     consent_topic = raw_topic(CONSENT_FAMILY, namespace)
     source = app.topic(*raw_topics(namespace), key_serializer="raw", value_serializer="raw")
-    outputs = OutputProducer(bootstrap_servers, settings.producer, f"{app.conf.id}-outputs")
+    outputs = OutputProducer(cluster, settings.producer, f"{app.conf.id}-outputs")
+
+    def store(update: tuple[str, ConsentState | None] | None) -> None:
+        if update is None:
+            return
+        subject, state = update
+        if state is not None:
+            consent[subject] = state
+        elif subject in consent:  # an erased subject: its changelog gets a tombstone too
+            del consent[subject]
 
     async def replay_consent() -> None:
         loop = asyncio.get_running_loop()
-        records = await loop.run_in_executor(None, read_topic, bootstrap_servers, consent_topic)
+        replay_group = f"{app.conf.id}-consent-replay"  # under the app's group ACL
+        records = await loop.run_in_executor(
+            None, lambda: read_topic(cluster, consent_topic, group=replay_group)
+        )
         for record in records:
-            update = processor.replay_consent(record.value() or b"", consent.get)
-            if update is not None:
-                consent[update[0]] = update[1]
+            value = record.value()
+            if value is None:
+                store(forget_consent(record.key(), consent.get))
+            else:
+                store(processor.replay_consent(value, consent.get))
         log.info("consent replayed: %d records", len(records))
+
+    def process_batch(batch: list[faust.EventT]) -> None:
+        # Consent changes first: a withdrawal read in this batch covers the whole batch.
+        for event in sorted(batch, key=lambda e: e.message.topic != consent_topic):
+            message = event.message
+            if message.value is None and message.topic == consent_topic:
+                store(forget_consent(message.key, consent.get))  # a subject's erasure
+                continue
+            outcome = processor.process(
+                message.value or b"",
+                Source(message.topic, message.partition, message.offset),
+                consent.get,
+            )
+            if outcome.consent_update is not None:
+                subject, state = outcome.consent_update
+                consent[subject] = state
+            for output in outcome.outputs:
+                outputs.send(output)
 
     @app.agent(source, concurrency=1, name=f"{namespace}anonymize")
     async def anonymize(events: faust.StreamT[Any]) -> None:
         replayed = False
         async for batch in events.take_events(stream.batch_max, within=stream.batch_within_s):
-            if not replayed:  # here, not before the loop: table recovery is over by now
-                await replay_consent()
-                replayed = True
-            # Consent changes first: a withdrawal read in this batch covers the whole batch.
-            for event in sorted(batch, key=lambda e: e.message.topic != consent_topic):
-                message = event.message
-                outcome = processor.process(
-                    message.value or b"",
-                    Source(message.topic, message.partition, message.offset),
-                    consent.get,
-                )
-                if outcome.consent_update is not None:
-                    subject, state = outcome.consent_update
-                    consent[subject] = state
-                for output in outcome.outputs:
-                    outputs.send(output)
-            # Everything this batch produced is acknowledged before the batch is.
-            await asyncio.get_running_loop().run_in_executor(None, outputs.flush)
+            try:
+                if not replayed:  # here, not before the loop: table recovery is over by now
+                    await replay_consent()
+                    replayed = True
+                process_batch(batch)
+                # Everything this batch produced is acknowledged before the batch is.
+                await asyncio.get_running_loop().run_in_executor(None, outputs.flush)
+            except BaseException:
+                # take_events acknowledges a batch when its generator closes, processed or
+                # not (a `finally` in faust), and a stopping worker commits what is acked.
+                # Leaving before that can happen keeps delivery at least once.
+                log.critical("stopped mid-batch: exiting without acknowledging %d", len(batch))
+                logging.shutdown()
+                os._exit(EXIT_MID_BATCH)
             while app.producer.buffer.size:  # its flush() gives up after 0.1 s without progress
                 await app.producer.buffer.flush()
             await app.producer.flush()

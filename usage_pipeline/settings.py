@@ -9,6 +9,7 @@ working directory, if present), and the defaults below. ``docs/configuration.md`
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -22,12 +23,16 @@ from pydantic_settings import (
 
 CONFIG_FILE_ENV = "USAGE_PIPELINE_CONFIG"
 DEFAULT_CONFIG_FILE = "usage-pipeline.toml"
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class Section(BaseModel):
     """A group of settings; a misspelt name is an error, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+LocalRole = Literal["admin", "producer", "stream", "sink"]
 
 
 class LocalBrokerSettings(Section):
@@ -41,6 +46,22 @@ class LocalBrokerSettings(Section):
         description="Where Maven copies the broker's jars; shared by every checkout.",
     )
     start_timeout_s: float = Field(90.0, gt=0, description="How long `kafka up` waits.")
+    security: Literal["none", "sasl_scram"] = Field(
+        "none", description="sasl_scram: SCRAM logins and ACLs, one user per role."
+    )
+    users: dict[LocalRole, str] = Field(
+        {"admin": "admin", "producer": "producer", "stream": "stream", "sink": "sink"},
+        description="Principal name of each role's user (admin is the super user).",
+    )
+    passwords: dict[LocalRole, SecretStr] = Field(
+        {}, description="Role -> password; a role left out gets one generated at first format."
+    )
+
+    @field_validator("users")
+    @classmethod
+    def _keep_other_users(cls, value: dict[str, str]) -> dict[str, str]:
+        """Renaming one role's user keeps the default names of the others."""
+        return {**cls.model_fields["users"].default, **value}
 
 
 class KafkaSettings(Section):
@@ -51,6 +72,17 @@ class KafkaSettings(Section):
         description="An existing cluster; when set, nothing starts a local broker.",
     )
     client_id: str = Field("usage-pipeline", description="Client id prefix seen by the broker.")
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="SASL_SSL in production; SASL_PLAINTEXT only on a trusted network."
+    )
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism of the login."
+    )
+    sasl_username: str | None = Field(None, description="This client's SASL user.")
+    sasl_password: SecretStr | None = Field(None, description="Its password; prefer the file.")
+    sasl_password_file: Path | None = Field(
+        None, description="File holding the password (e.g. a Docker secret)."
+    )
 
 
 class TopicSettings(Section):
@@ -108,9 +140,23 @@ class StreamSettings(Section):
         pattern=r"^[A-Za-z0-9_-]{1,32}$",
         description="Id written with every pseudonym; default derived from the key.",
     )
+    previous_key_files: dict[str, Path] = Field(
+        {},
+        description="Key id -> file of a key this one replaced; only links pseudonyms of "
+        "purposes whose policy says `key_rotation: link`.",
+    )
     batch_max: int = Field(2000, ge=1, description="Most events processed as one batch.")
     batch_within_s: float = Field(0.5, gt=0, description="Longest wait to fill a batch.")
     store: str = Field("memory://", description="faust table store (memory:// or rocksdb://).")
+
+    @field_validator("previous_key_files")
+    @classmethod
+    def _key_ids(cls, value: dict[str, Path]) -> dict[str, Path]:
+        """Checked here, not by a pattern on the keys: pydantic would echo a bad id (a key
+        pasted there by mistake) in the error's location."""
+        if not all(KEY_ID.fullmatch(key_id) for key_id in value):
+            raise ValueError("every key id must be 1 to 32 characters of A-Z, a-z, 0-9, _ or -")
+        return value
 
 
 class SinkSettings(Section):
@@ -158,6 +204,8 @@ class Settings(BaseSettings):
         env_prefix="USAGE_PIPELINE_",
         env_nested_delimiter="__",
         extra="forbid",
+        # Errors name the field, never its value: a key set in the wrong variable stays secret.
+        hide_input_in_errors=True,
     )
 
     home: Path = Field(

@@ -13,12 +13,26 @@ from pathlib import Path
 
 from aggregates.report.data import load_published
 from aggregates.report.html import render
+from aggregates.state import read_state, state_path
 
 
-def write_report(lake_dir: Path, output: Path, k: int, now: dt.datetime | None = None) -> Path:
-    """Render the published aggregates under ``lake_dir`` into ``output`` (written atomically)."""
+def write_report(
+    lake_dir: Path, output: Path, k: int | None = None, now: dt.datetime | None = None
+) -> Path:
+    """Render the published aggregates under ``lake_dir`` into ``output`` (written atomically).
+
+    k defaults to the one the last build suppressed with, from its build state.
+    """
     tables = load_published(lake_dir)
-    page = render(tables, k, now or dt.datetime.now(dt.UTC))
+    state = read_state(lake_dir)
+    if k is None:
+        if state is None:
+            raise FileNotFoundError(
+                f"{state_path(lake_dir)}: no build record; run `usage-pipeline aggregate build`"
+            )
+        k = state.k
+    built_at = None if state is None else state.built_at
+    page = render(tables, k, now or dt.datetime.now(dt.UTC), built_at)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex}.tmp")

@@ -52,9 +52,15 @@ class Total:
     suppressed: int = 0
 
 
-def render(tables: dict[str, Rows], k: int, generated_at: dt.datetime) -> str:
+def render(
+    tables: dict[str, Rows],
+    k: int,
+    generated_at: dt.datetime,
+    built_at: dt.datetime | None = None,
+) -> str:
     """The whole page for the published tables (by aggregate name), k as the threshold."""
     hidden = f"suppressed (< {k})"
+    built = "" if built_at is None else f" built {_utc(built_at)}"
     sections = [
         _headline(tables["active_subjects"], hidden),
         _trends(tables["trends"], hidden),
@@ -70,13 +76,18 @@ def render(tables: dict[str, Rows], k: int, generated_at: dt.datetime) -> str:
         "<title>Usage and trends report</title>"
         f"<style>{_CSS}</style></head><body>"
         "<h1>Usage and trends</h1>"
-        f'<p class="meta">Generated {escape(generated_at.strftime("%Y-%m-%d %H:%M UTC"))} '
-        f"from the published aggregates. Days are UTC, weeks ISO weeks. Cells with fewer than "
-        f"{k} distinct subjects, and their complements, are shown as "
+        f'<p class="meta">Generated {_utc(generated_at)} '
+        f"from the published aggregates{built}. Days are UTC, weeks ISO weeks. "
+        f"Cells with fewer than {k} distinct subjects, and their complements, are shown as "
         f'<span class="suppressed">{escape(hidden)}</span>.</p>'
         + "".join(sections)
         + "</body></html>\n"
     )
+
+
+def _utc(moment: dt.datetime) -> str:
+    """A UTC timestamp as the page shows it, to the minute."""
+    return escape(moment.strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def _cell(value: object, suppressed: bool, hidden: str, fmt: str = "{:,.0f}") -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from aggregates.disclosure import Disclosure
+from aggregates.periods import Periods
 from aggregates.tables import (
     active_subjects,
     billing_licenses,
@@ -22,15 +23,28 @@ from aggregates.tables import (
 
 @dataclass(frozen=True)
 class Aggregate:
-    """One published table: its query and how it is suppressed (None: not suppressed)."""
+    """One published table: its query, how it is suppressed (None: not), what it reads.
+
+    ``reads`` names the views its query reads: lake sources (``clean_<purpose>``) or
+    aggregates built before it. ``periods`` says how its rows follow lake days, so a build
+    can recompute only the periods of changed days (None: recomputed whole).
+    """
 
     name: str
     sql: str
     disclosure: Disclosure | None
+    reads: tuple[str, ...] = ()
+    periods: Periods | None = None
 
 
 def _aggregate(module: ModuleType) -> Aggregate:
-    return Aggregate(module.__name__.rpartition(".")[2], module.SQL, module.DISCLOSURE)
+    return Aggregate(
+        module.__name__.rpartition(".")[2],
+        module.SQL,
+        module.DISCLOSURE,
+        module.READS,
+        module.PERIODS,
+    )
 
 
 # Trends come last: they read the published tables before them, never the lake.

@@ -7,8 +7,14 @@ pseudonym and add nothing.
 from __future__ import annotations
 
 from aggregates.disclosure import Disclosure
+from aggregates.periods import DAY, MONTH, WEEK, Periods
 
 DISCLOSURE: Disclosure | None = Disclosure(fixed=("period", "period_start"))
+
+READS: tuple[str, ...] = ("clean_analytics",)
+PERIODS: Periods | None = Periods(
+    start="period_start", units=(DAY, WEEK, MONTH), unit_column="period"
+)
 
 SQL = """
 with usage as (

@@ -7,7 +7,12 @@ that account's billing.
 
 from __future__ import annotations
 
+from aggregates.periods import Periods
+
 DISCLOSURE = None
+
+READS: tuple[str, ...] = ("clean_service",)
+PERIODS: Periods | None = None
 
 SQL = """
 select

@@ -5,7 +5,12 @@ From the service output. Not suppressed, like billing_licenses.
 
 from __future__ import annotations
 
+from aggregates.periods import Periods
+
 DISCLOSURE = None
+
+READS: tuple[str, ...] = ("clean_service",)
+PERIODS: Periods | None = None
 
 SQL = """
 select

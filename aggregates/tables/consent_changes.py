@@ -8,8 +8,12 @@ service output's consent.changed events; a withdrawal at the same instant as a g
 from __future__ import annotations
 
 from aggregates.disclosure import Disclosure
+from aggregates.periods import Periods
 
 DISCLOSURE: Disclosure | None = Disclosure(fixed=("event_date", "purpose"), rollup=("status",))
+
+READS: tuple[str, ...] = ("clean_service",)
+PERIODS: Periods | None = None
 
 SQL = """
 with changes as (

@@ -7,8 +7,12 @@ company brings to ISPs and whitelisting services.
 from __future__ import annotations
 
 from aggregates.disclosure import Disclosure
+from aggregates.periods import WEEK, Periods
 
 DISCLOSURE: Disclosure | None = Disclosure(fixed=("week_start",), rollup=("recipient_domain",))
+
+READS: tuple[str, ...] = ("clean_partner_sharing",)
+PERIODS: Periods | None = Periods(start="week_start", units=(WEEK,))
 
 SQL = """
 with activity as (

@@ -6,8 +6,12 @@ From the analytics output. Rates are shares of the step before.
 from __future__ import annotations
 
 from aggregates.disclosure import Disclosure
+from aggregates.periods import Periods
 
 DISCLOSURE: Disclosure | None = Disclosure(rollup=("campaign_kind", "campaign_id"))
+
+READS: tuple[str, ...] = ("clean_analytics",)
+PERIODS: Periods | None = None
 
 SQL = """
 with activity as (

@@ -6,7 +6,12 @@ with a suppressed day in either week is left out.
 
 from __future__ import annotations
 
+from aggregates.periods import Periods
+
 DISCLOSURE = None
+
+READS: tuple[str, ...] = ("usage", "web_traffic")
+PERIODS: Periods | None = None
 
 SQL = """
 with daily as (

@@ -7,7 +7,12 @@ nothing here recovers a suppressed value.
 
 from __future__ import annotations
 
+from aggregates.periods import Periods
+
 DISCLOSURE = None
+
+READS: tuple[str, ...] = ("active_subjects", "usage", "web_traffic")
+PERIODS: Periods | None = None
 
 SQL = """
 with series as (

@@ -7,10 +7,14 @@ and bytes, but not in users: they have no pseudonym.
 from __future__ import annotations
 
 from aggregates.disclosure import Disclosure
+from aggregates.periods import Periods
 
 DISCLOSURE: Disclosure | None = Disclosure(
     fixed=("event_date",), rollup=("service", "kind", "item"), labels=("title",)
 )
+
+READS: tuple[str, ...] = ("clean_analytics",)
+PERIODS: Periods | None = Periods(start="event_date")
 
 SQL = """
 with events as (

@@ -1,4 +1,12 @@
-"""IP addresses: truncation to a network prefix, prefix checks and a tolerant address test."""
+"""IP addresses: truncation to a network prefix, prefix checks and a tolerant address test.
+
+The forms follow the contract (``$defs/ip_address`` in ``schemas/json/envelope.v1.json``):
+an IPv4-mapped IPv6 address (``::ffff:192.0.2.7``) is truncated as the IPv4 address it
+carries; a zone id (``fe80::1%eth0``) is accepted and dropped, since it names an interface of
+the host that logged the address, not a network; an IPv4 octet with a leading zero
+(``010.1.1.1``, octal or decimal?) is refused, so the event is dead-lettered by the contract
+and ``truncate_ip`` gives None rather than guess.
+"""
 
 from __future__ import annotations
 

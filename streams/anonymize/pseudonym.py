@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from streams.anonymize.email import normalize_domain
@@ -40,11 +40,22 @@ def normalize(value: str, kind: str) -> str:
 
 
 class Pseudonymizer:
-    """Stable pseudonyms under one secret key; the key never appears in any output or repr."""
+    """Stable pseudonyms under one secret key; the key never appears in any output or repr.
 
-    __slots__ = ("_pseudonym", "key_id")
+    ``previous`` holds the pseudonymizers of keys this one replaced: they never make a
+    pseudonym of an output, only the old side of a link (``previous_pseudonyms``).
+    """
 
-    def __init__(self, key: bytes, key_id: str | None = None, *, cache_size: int = 65536) -> None:
+    __slots__ = ("_previous", "_pseudonym", "key_id")
+
+    def __init__(
+        self,
+        key: bytes,
+        key_id: str | None = None,
+        *,
+        previous: Sequence[Pseudonymizer] = (),
+        cache_size: int = 65536,
+    ) -> None:
         if not isinstance(key, bytes | bytearray | memoryview):
             raise TypeError("pseudonymization key must be bytes")
         if len(key) < MIN_KEY_BYTES:
@@ -55,8 +66,12 @@ class Pseudonymizer:
         # The rejected value is not echoed: a key passed here by mistake must not reach a log.
         if not isinstance(key_id, str) or KEY_ID_PATTERN.fullmatch(key_id) is None:
             raise ValueError("key_id must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'")
+        ids = [key_id, *(p.key_id for p in previous)]
+        if len(set(ids)) != len(ids):
+            raise ValueError("every key needs its own key id: pseudonyms must tell keys apart")
         self.key_id = key_id
         self._pseudonym = _make_pseudonym(key, key_id, cache_size)
+        self._previous = tuple(previous)
 
     def pseudonymize(self, value: str, kind: str) -> str:
         """``key_id:hex`` for ``value`` in namespace ``kind``: equal inputs, equal outputs."""
@@ -64,8 +79,18 @@ class Pseudonymizer:
             raise TypeError("value and kind must be str")
         return self._pseudonym(value, kind)
 
+    @property
+    def previous_key_ids(self) -> tuple[str, ...]:
+        """Key ids of the previous keys, in the configured order."""
+        return tuple(p.key_id for p in self._previous)
+
+    def previous_pseudonyms(self, value: str, kind: str) -> tuple[str, ...]:
+        """What ``value`` was under each previous key, for link records only."""
+        return tuple(p.pseudonymize(value, kind) for p in self._previous)
+
     def __repr__(self) -> str:
-        return f"Pseudonymizer(key_id={self.key_id!r})"
+        previous = f", previous={self.previous_key_ids!r}" if self._previous else ""
+        return f"Pseudonymizer(key_id={self.key_id!r}{previous})"
 
 
 def _make_pseudonym(key: bytes, key_id: str, cache_size: int) -> Callable[[str, str], str]:

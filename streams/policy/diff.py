@@ -36,7 +36,7 @@ def diff(old: Policy, new: Policy, contracts: Contracts) -> list[Change]:
 
 
 def output_changes(old: Policy, new: Policy) -> list[str]:
-    """Purposes added, removed, or given another output topic or consent rule."""
+    """Purposes added, removed, or given another output topic, consent rule or key rotation."""
     notes = []
     for name in sorted(old.purposes.keys() | new.purposes.keys()):
         was, now = old.purposes.get(name), new.purposes.get(name)
@@ -50,4 +50,8 @@ def output_changes(old: Policy, new: Policy) -> list[str]:
             if was.consent_required != now.consent_required:
                 rule = "required" if now.consent_required else "not required"
                 notes.append(f"purpose {name}: consent now {rule}")
+            if was.key_rotation != now.key_rotation:
+                notes.append(
+                    f"purpose {name}: key_rotation {was.key_rotation} -> {now.key_rotation}"
+                )
     return notes

@@ -10,6 +10,9 @@ from streams.policy.model import Consent, Policy
 NOT_ROUTED = "-"
 SKIPPED = "(not sent)"
 CONSENT_MARK = {Consent.GRANTED: "granted", Consent.NOT_GRANTED: "no consent"}
+# The last row: what a key rotation does to each purpose's pseudonyms (link or unlink).
+ALL_EVENTS = "(every event)"
+KEY_ROTATION_ROW = "key_rotation"
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ def _action(
 
 
 def table(policy: Policy, contracts: Contracts) -> tuple[list[str], list[list[str]]]:
-    """A header and rows: one row per event type and field, one column per purpose and consent."""
+    """A header and rows: one row per event type and field, one column per purpose and consent;
+    the last row is each purpose's key rotation."""
     heads = columns(policy)
     by_row: dict[tuple[str, str], dict[tuple[str, Consent], str]] = {}
     for cell in cells(policy, contracts):
@@ -82,6 +86,9 @@ def table(policy: Policy, contracts: Contracts) -> tuple[list[str], list[list[st
         [event_type, field, *(actions[h] for h in heads)]
         for (event_type, field), actions in by_row.items()
     ]
+    rows.append(
+        [ALL_EVENTS, KEY_ROTATION_ROW, *(policy.purposes[p].key_rotation for p, _ in heads)]
+    )
     return header, rows
 
 

@@ -11,7 +11,16 @@ from typing import Any
 import yaml
 
 from schemas.contracts import Contracts, load_contracts
-from streams.policy.model import ACTIONS, Consent, FieldRule, Parameters, Plan, Policy, Purpose
+from streams.policy.model import (
+    ACTIONS,
+    Consent,
+    FieldRule,
+    KeyRotation,
+    Parameters,
+    Plan,
+    Policy,
+    Purpose,
+)
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -115,7 +124,7 @@ class _Checker:
         defaults: dict[tuple[str, Consent], dict[str, str] | None] = {}
         if not self._mapping(value, "purposes"):
             return purposes, defaults
-        allowed = {"description", "consent", "output", "fields", "without_consent"}
+        allowed = {"description", "consent", "output", "fields", "without_consent", "key_rotation"}
         for name, spec in value.items():
             where = f"purposes.{name}"
             if not NAME.match(str(name)):
@@ -138,7 +147,13 @@ class _Checker:
             description = spec.get("description")
             if not isinstance(description, str) or not description.strip():
                 self.problem(f"{where}.description", "is required: say what the purpose is for")
-            purposes[name] = Purpose(name, str(description), required, str(output))
+            rotation = spec.get("key_rotation", KeyRotation.UNLINK.value)
+            if rotation not in {r.value for r in KeyRotation}:
+                self.problem(f"{where}.key_rotation", "must be 'unlink' or 'link'")
+                rotation = KeyRotation.UNLINK.value
+            purposes[name] = Purpose(
+                name, str(description), required, str(output), KeyRotation(rotation)
+            )
             granted = Consent.GRANTED if required else Consent.NOT_REQUIRED
             defaults[(name, granted)] = self._envelope_actions(
                 spec.get("fields"), f"{where}.fields"

@@ -34,6 +34,13 @@ class Parameters:
     keep_query_params: frozenset[str] = frozenset()
 
 
+class KeyRotation(StrEnum):
+    """What a key rotation does to a purpose's pseudonyms."""
+
+    UNLINK = "unlink"  # old and new pseudonyms of one person cannot be joined
+    LINK = "link"  # link records join them, for whoever may read the links topic
+
+
 @dataclass(frozen=True)
 class Purpose:
     """A reason to use data, with its clean output topic."""
@@ -42,6 +49,7 @@ class Purpose:
     description: str
     consent_required: bool
     output: str
+    key_rotation: KeyRotation = KeyRotation.UNLINK
 
 
 @dataclass(frozen=True)

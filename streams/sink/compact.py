@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from streams.sink.layout import DataFile, LakeLayout, OffsetRange
+from streams.sink.lock import lake_lock
 from streams.sink.writer import COMPRESSION, durable_file, fsync_dir, publish
 
 log = logging.getLogger(__name__)
@@ -87,21 +88,22 @@ def plan_compaction(
 
 def compact_group(layout: LakeLayout, group: CompactionGroup) -> CompactionResult:
     """Merge one group's files, in offset order, into one file; then delete them."""
-    schemas = [pq.read_schema(f.path) for f in group.files]
-    if any(schema != schemas[0] for schema in schemas[1:]):
-        return CompactionResult(group, None, 0, skipped="files have different schemas")
-    target = layout.data_path(group.purpose, group.day, group.offsets)
-    temporary = layout.tmp_dir / f"compact.{target.name}.{group.day.isoformat()}.tmp"
-    expected = sum(pq.read_metadata(f.path).num_rows for f in group.files)
-    written = _merge([f.path for f in group.files], schemas[0], temporary)
-    if written != expected:
-        temporary.unlink()
-        raise CompactionError(f"{target.name}: merged {written} rows, expected {expected}")
-    publish(temporary, target)
-    for data_file in group.files:
-        data_file.path.unlink(missing_ok=True)
-    fsync_dir(target.parent)
-    return CompactionResult(group, target, written)
+    with lake_lock(layout):  # never while an erasure rewrites these files
+        schemas = [pq.read_schema(f.path) for f in group.files]
+        if any(schema != schemas[0] for schema in schemas[1:]):
+            return CompactionResult(group, None, 0, skipped="files have different schemas")
+        target = layout.data_path(group.purpose, group.day, group.offsets)
+        temporary = layout.tmp_dir / f"compact.{target.name}.{group.day.isoformat()}.tmp"
+        expected = sum(pq.read_metadata(f.path).num_rows for f in group.files)
+        written = _merge([f.path for f in group.files], schemas[0], temporary)
+        if written != expected:
+            temporary.unlink()
+            raise CompactionError(f"{target.name}: merged {written} rows, expected {expected}")
+        publish(temporary, target)
+        for data_file in group.files:
+            data_file.path.unlink(missing_ok=True)
+        fsync_dir(target.parent)
+        return CompactionResult(group, target, written)
 
 
 def remove_superseded(layout: LakeLayout, folder: Path) -> list[Path]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streams.sink.layout import LakeLayout
+from streams.sink.lock import lake_lock
 from streams.sink.writer import ensure_dir, fsync_dir
 
 
@@ -61,8 +62,9 @@ def delete_partition(layout: LakeLayout, partition: ExpiredPartition) -> None:
     """Take one partition out of the lake atomically, then delete its files."""
     ensure_dir(layout.trash_dir)
     doomed = layout.trash_dir / f"{partition.purpose}.{partition.path.name}.{uuid.uuid4().hex}"
-    partition.path.replace(doomed)
-    fsync_dir(partition.path.parent)
+    with lake_lock(layout):  # an erasure must not rename a file back into a folder gone
+        partition.path.replace(doomed)
+        fsync_dir(partition.path.parent)
     shutil.rmtree(doomed)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import pyarrow.compute as pc
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from broker.security import Cluster, connection_config
 from schemas.contracts import Contracts, load_contracts
 from streams.policy.model import Policy
 from streams.sink.arrow_schema import EVENT_ID, output_schemas
@@ -37,6 +38,22 @@ COMMITTED_TIMEOUT_S = 30.0
 SESSION_TIMEOUT_MS = 10_000
 
 TopicPartitionKey = tuple[str, int]
+
+# Commit failures of a broker restart or a rebalance. The flushed rows are on disk and their
+# file names hold the position the partition resumes from, so such a commit can be skipped.
+_SKIPPABLE_COMMIT_ERRORS = {
+    KafkaError._WAIT_COORD,
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._TIMED_OUT,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.UNKNOWN_MEMBER_ID,
+    KafkaError.ILLEGAL_GENERATION,
+}
 
 
 @dataclass
@@ -68,7 +85,7 @@ class LakeSink:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        cluster: Cluster,
         settings: Settings,
         policy: Policy,
         contracts: Contracts | None = None,
@@ -83,7 +100,7 @@ class LakeSink:
         self._seen = SeenIds(self.layout, settings.sink.dedupe_max_ids)
         self._consumer = Consumer(
             {
-                "bootstrap.servers": bootstrap_servers,
+                **connection_config(cluster),
                 "group.id": settings.topics.namespace + settings.sink.group_id,
                 "client.id": f"{settings.kafka.client_id}-sink",
                 "enable.auto.commit": False,
@@ -103,7 +120,10 @@ class LakeSink:
     def run(self, until_caught_up: bool = False) -> SinkStats:
         """Consume and flush until ``stop`` (or, with ``until_caught_up``, the end of input)."""
         self._consumer.subscribe(
-            sorted(self.purposes), on_assign=self._on_assign, on_revoke=self._on_revoke
+            sorted(self.purposes),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
         )
         try:
             while not self._stopping and not (until_caught_up and self._caught_up()):
@@ -181,14 +201,25 @@ class LakeSink:
             for day in pc.unique(days).to_pylist()
         ]
         write_files(self.layout, offsets, files)
-        self._consumer.commit(
-            offsets=[TopicPartition(topic, partition, offsets.end + 1)], asynchronous=False
-        )
+        self._commit(TopicPartition(topic, partition, offsets.end + 1))
         self.stats.flushes += 1
         self.stats.files += len(files)
         self.stats.rows += table.num_rows
         self.stats.duplicates += len(buffer.offsets) - table.num_rows
         log.debug("flushed %s: %d rows in %d files", offsets.file_name, table.num_rows, len(files))
+
+    def _commit(self, position: TopicPartition) -> None:
+        try:
+            self._consumer.commit(offsets=[position], asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.code() not in _SKIPPABLE_COMMIT_ERRORS:
+                raise
+            # A later flush commits past it; until then a restart resumes from the file names.
+            log.warning(
+                "commit of %s[%d]@%d skipped: %s",
+                position.topic, position.partition, position.offset, error.str(),
+            )  # fmt: skip
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         committed = {
@@ -216,7 +247,20 @@ class LakeSink:
             key = (tp.topic, tp.partition)
             if key in self._buffers:
                 self._flush(key)
-            self._next_offset.pop(key, None)
-            self._assigned.discard(key)
-            self._at_end.discard(key)
-            self._seen.forget(*key)
+            self._forget(key)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Partitions taken away without a revoke (our session expired, e.g. across a broker
+        restart): another member may own them already, so their buffers are not written."""
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            buffer = self._buffers.pop(key, None)
+            if buffer is not None:
+                self._buffered_bytes -= buffer.size
+            self._forget(key)
+
+    def _forget(self, key: TopicPartitionKey) -> None:
+        self._next_offset.pop(key, None)
+        self._assigned.discard(key)
+        self._at_end.discard(key)
+        self._seen.forget(*key)

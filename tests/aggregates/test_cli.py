@@ -62,6 +62,26 @@ def test_build_then_query_round_trip(lake, tmp_path):
     assert json.loads(out.read_text())[0] == {"period": "day", "active_users": 3}
 
 
+def test_build_prints_what_it_recomputed_and_full_recomputes_everything(lake, tmp_path):
+    lake.add("analytics", [used("2026-11-24T10:00", "u1")])
+    assert cli(tmp_path, "aggregate", "build").returncode == 0
+    lake.add("analytics", [used("2026-11-25T10:00", "u2")])
+
+    again = cli(tmp_path, "aggregate", "build")
+    unchanged = cli(tmp_path, "aggregate", "build")
+    full = cli(tmp_path, "aggregate", "build", "--full")
+
+    usage = next(line for line in again.stdout.splitlines() if " usage " in line)
+    assert "periods of 2026-11-25" in usage
+    assert "unchanged" in next(
+        line for line in again.stdout.splitlines() if "billing_quotas" in line
+    )
+    assert (
+        "all" not in unchanged.stdout.replace("Aggregates", "") and "unchanged" in unchanged.stdout
+    )
+    assert "unchanged" not in full.stdout and "periods of" not in full.stdout
+
+
 def test_query_reports_bad_sql_in_one_line(lake, tmp_path):
     lake.add("analytics", [used("2026-11-24T10:00", "u1")])
     assert cli(tmp_path, "aggregate", "build").returncode == 0

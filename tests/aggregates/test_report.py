@@ -7,7 +7,7 @@ import re
 import subprocess
 
 from aggregates.report.svg import PALETTE, Series, line_chart
-from tests.aggregates.report_lake import RARE_EVENTS, K, report
+from tests.aggregates.report_lake import RARE_EVENTS, K, fill, report
 from tests.aggregates.test_cli import CLI, env
 
 HIDDEN = f'<span class="suppressed">suppressed (&lt; {K})</span>'
@@ -51,3 +51,14 @@ def test_report_command_writes_the_file_and_explains_a_missing_build(lake, tmp_p
     done = subprocess.run(run, env=env(tmp_path), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "r.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_report_command_uses_the_k_the_build_suppressed_with(lake, tmp_path):
+    fill(lake)
+    lake.build(k=K + 1)  # the settings say K: a stale setting must not relabel the cells
+    run = [*CLI, "report", "--output", str(tmp_path / "r.html")]
+    done = subprocess.run(run, env=env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "r.html").read_text()
+    assert f"suppressed (&lt; {K + 1})" in page and f"suppressed (&lt; {K})" not in page
+    assert "built 20" in page

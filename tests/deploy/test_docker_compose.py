@@ -10,6 +10,7 @@ import yaml
 
 from broker.local import kafka_version
 from usage_pipeline.cli.main import app
+from usage_pipeline.settings import LocalBrokerSettings
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +25,17 @@ def test_kafka_service_runs_the_official_image_in_kraft_mode(compose):
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 1
-    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert "SASL_PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
 
 
 def test_compose_kafka_version_matches_the_local_broker(compose):
     assert compose["services"]["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
 
 
-def test_every_service_has_a_health_check(compose):
+def test_every_long_running_service_has_a_health_check(compose):
     for name, service in compose["services"].items():
+        if service.get("restart") == "on-failure":  # a one-shot job: it exits when done
+            continue
         check = service.get("healthcheck", {})
         assert check.get("test"), f"service {name} has no health check"
 
@@ -60,3 +63,53 @@ def test_stream_worker_gets_its_key_from_a_secret_file_not_the_environment(compo
     )
     assert "USAGE_PIPELINE_STREAM__PSEUDONYMIZATION_KEY" not in stream["environment"]
     assert compose["secrets"]["pseudonymization_key"]["file"].startswith("./secrets/")
+
+
+def test_broker_requires_scram_logins_and_denies_what_no_acl_allows(compose):
+    env = compose["services"]["kafka"]["environment"]
+    protocols = dict(
+        item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"}
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert env["KAFKA_SUPER_USERS"] == "User:admin;User:controller"
+
+
+def test_each_kafka_client_service_logs_in_as_its_own_user_from_a_secret(compose):
+    users = {}
+    for name in ("kafka-setup", "stream", "sink"):
+        service = compose["services"][name]
+        env = service["environment"]
+        assert env["USAGE_PIPELINE_KAFKA__SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert "USAGE_PIPELINE_KAFKA__SASL_PASSWORD" not in env
+        secret = env["USAGE_PIPELINE_KAFKA__SASL_PASSWORD_FILE"].removeprefix("/run/secrets/")
+        assert secret in service["secrets"]
+        assert compose["secrets"][secret]["file"].startswith("./secrets/")
+        users[name] = (env["USAGE_PIPELINE_KAFKA__SASL_USERNAME"], secret)
+    assert users == {
+        "kafka-setup": ("admin", "kafka_admin_password"),
+        "stream": ("stream", "kafka_stream_password"),
+        "sink": ("sink", "kafka_sink_password"),
+    }
+    assert not {s for s in compose["services"]["sink"]["secrets"] if "admin" in s}
+
+
+def test_services_start_after_the_admin_created_topics_and_acls(compose):
+    setup = compose["services"]["kafka-setup"]
+    assert setup["command"] == ["kafka", "setup"]
+    assert "setup" in typer.main.get_command(app).commands["kafka"].commands
+    for name in ("stream", "sink"):
+        condition = compose["services"][name]["depends_on"]["kafka-setup"]["condition"]
+        assert condition == "service_completed_successfully"
+
+
+def test_broker_formats_every_scram_user_the_acls_name(compose, repo_root):
+    kafka = compose["services"]["kafka"]
+    script = kafka["volumes"][1].split(":")[0]
+    formatted = re.search(r"^users=\((.*)\)$", (repo_root / script).read_text(), re.M)
+    assert formatted is not None
+    assert set(formatted[1].split()) == set(LocalBrokerSettings().users.values())
+    for user in (*formatted[1].split(), "controller"):
+        assert f"kafka_{user}_password" in kafka["secrets"]

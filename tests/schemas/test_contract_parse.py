@@ -1,7 +1,11 @@
 """Contracts.parse(): size limit, strict JSON decoding, then validation."""
 
+import json
+
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas.contracts import DEFAULT_MAX_EVENT_BYTES, ROOT, ContractViolation
 
@@ -181,3 +185,92 @@ def test_a_deep_document_with_a_long_number_is_a_violation_not_a_crash(contracts
     payload = b'{"b":' + b"[" * 1020 + b"]" * 1020 + b', "a": 1234567890123456789}'
     violation = parse_violation(contracts, payload)
     assert (violation.field, violation.reason) == (ROOT, "is nested too deeply")
+
+
+# -- repeated keys -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (b'{"a": 1, "a": 2}', "a"),
+        (b'{"context": {"ip": "192.0.2.1", "ip": "192.0.2.2"}}', "context.ip"),
+        (b'{"a": [0, {"b": 1, "b": 2}]}', "a.1.b"),
+        (b'{"a": 1, "\\u0061": 2}', "a"),  # equal once unescaped
+        (b'{"\\u0061": 1, "a": "\\u003a"}', "a"),  # an escaped colon in a string
+        (b'{"a": {"b": 1}, "a": {"b": 1}}', "a"),  # equal values too
+        (b'{"jane@example.com": 1, "jane@example.com": 2}', "?"),  # a key that could be data
+    ],
+)
+def test_a_repeated_key_is_rejected_with_its_path_at_any_depth(contracts, payload, field):
+    violation = parse_violation(contracts, payload)
+    assert (violation.field, violation.reason) == (field, "duplicate key")
+    assert "192.0.2" not in str(violation)
+    assert "jane" not in str(violation)
+
+
+def test_a_repeated_key_deeper_than_orjson_can_write_is_found(contracts):
+    nested = b"[" * 300 + b'{"k": 1, "k": 2}' + b"]" * 300
+    violation = parse_violation(contracts, b'{"a": ' + nested + b"}")
+    assert (violation.field, violation.reason) == ("a" + ".0" * 300 + ".k", "duplicate key")
+
+
+def test_a_repeated_key_in_a_valid_event_is_rejected_although_either_value_is_valid(
+    contracts, examples
+):
+    payload = payload_with(examples["usage.feature_used"], (b'"source"', b'"source":"a","source"'))
+    assert parse_violation(contracts, payload) == ContractViolation("source", "duplicate key")
+
+
+def test_colons_and_escapes_in_strings_are_not_mistaken_for_repeated_keys(contracts, examples):
+    event = examples["traffic.web_request"]
+    raw = payload_with(event, (b'"source":"edge-nginx"', b'"\\u0073ource":"edge-nginx"'))
+    raw = raw.replace(b"https://", b"https\\u003a//", 1)
+    assert contracts.parse(raw) == event
+    assert contracts.parse(orjson.dumps(event).replace(b"Mozilla/5.0", b"a:b::c", 1))
+
+
+class Obj(tuple):
+    """A JSON object as ((key, escaped), value) pairs, in which keys may repeat."""
+
+
+class Text(tuple):
+    """A JSON string as (text, escaped): escaped spells every character as \\uXXXX."""
+
+
+def dump(node: object) -> str:
+    if isinstance(node, Obj):
+        return "{" + ",".join(f"{dump(Text(key))}:{dump(value)}" for key, value in node) + "}"
+    if isinstance(node, Text):
+        text, escaped = node
+        if escaped:
+            return '"' + "".join(f"\\u{ord(c):04x}" for c in text) + '"'
+        return json.dumps(text, ensure_ascii=False)
+    if isinstance(node, list):
+        return "[" + ",".join(map(dump, node)) + "]"
+    return json.dumps(node)
+
+
+def repeats_a_key(node: object) -> bool:
+    if isinstance(node, Obj):
+        keys = [key for (key, _), _ in node]
+        return len(set(keys)) < len(keys) or any(repeats_a_key(value) for _, value in node)
+    return isinstance(node, list) and any(map(repeats_a_key, node))
+
+
+keys = st.tuples(st.text("ab:", max_size=2), st.booleans())
+texts = st.tuples(st.text('ab:\\"\u00e9', max_size=3), st.booleans()).map(Text)
+trees = st.recursive(
+    st.none() | st.booleans() | st.integers(-9, 9) | texts,
+    lambda children: (
+        st.lists(children, max_size=3) | st.lists(st.tuples(keys, children), max_size=3).map(Obj)
+    ),
+    max_leaves=12,
+)
+
+
+@given(document=st.lists(st.tuples(keys, trees), max_size=4).map(Obj))
+def test_duplicate_key_is_the_reason_exactly_when_an_object_repeats_a_key(contracts, document):
+    # None of these documents is an event, so parse always raises; the question is why.
+    violation = parse_violation(contracts, dump(document).encode())
+    assert (violation.reason == "duplicate key") == repeats_a_key(document)

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress
 from rich.table import Table
 
-from aggregates.build import Built, build
+from aggregates.build import Built, Recomputed, build
 from aggregates.query import Format, run_query, write_result
 from aggregates.tables import AGGREGATES
 from usage_pipeline.cli.console import err, out
@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DAYS_SHOWN = 5  # changed days listed per table; more are counted
 
 
 def parse_interval(text: str) -> float:
@@ -42,12 +43,17 @@ def build_command(
         metavar="DURATION",
         help="Rebuild every DURATION (30s, 15m, 1h) until stopped.",
     ),
+    full: bool = typer.Option(
+        False, "--full", help="Recompute every table, not only the days that changed."
+    ),
 ) -> None:
-    """Compute every aggregate from the lake (sink.lake_dir) and publish it.
+    """Bring every aggregate up to date with the lake (sink.lake_dir) and publish it.
 
     Each aggregate becomes <lake>/aggregates/<name>/data.parquet (written aside, then
-    renamed) and a view in aggregate.database. Cells with fewer than aggregate.k distinct
-    subjects are suppressed, with their complements; billing tables are not.
+    renamed) and a view in aggregate.database. Only the days whose lake files changed since
+    the last build are recomputed (with their weeks and months); a changed aggregate.k or
+    definition recomputes everything, as --full does. Cells with fewer than aggregate.k
+    distinct subjects are suppressed, with their complements; billing tables are not.
     """
     settings = load_settings()
     interval = parse_interval(every) if every else None
@@ -55,19 +61,21 @@ def build_command(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     while not stop.is_set():
-        _build_once(settings.sink.lake_dir, settings.aggregate.database, settings.aggregate.k)
+        _build_once(settings.sink.lake_dir, settings.aggregate.database, settings.aggregate.k, full)
         if interval is None:
             return
+        # Later rounds are incremental: --full asks for one full recompute, not one per round.
+        full = False
         stop.wait(interval)
 
 
-def _build_once(lake_dir: Path, database: Path, k: int) -> None:
+def _build_once(lake_dir: Path, database: Path, k: int, full: bool) -> None:
     progress = Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), console=err
     )
     with progress:
         task = progress.add_task("building aggregates", total=len(AGGREGATES))
-        built = build(lake_dir, database, k, on_built=lambda _: progress.advance(task))
+        built = build(lake_dir, database, k, on_built=lambda _: progress.advance(task), full=full)
     out.print(_summary(built, k, database))
 
 
@@ -76,10 +84,22 @@ def _summary(built: list[Built], k: int, database: Path) -> Table:
     table.add_column("aggregate")
     table.add_column("rows", justify="right")
     table.add_column("suppressed cells", justify="right")
+    table.add_column("recomputed")
     for item in built:
         suppressed = "-" if item.suppressed is None else f"{item.suppressed:,}"
-        table.add_row(item.name, f"{item.rows:,}", suppressed)
+        table.add_row(item.name, f"{item.rows:,}", suppressed, _recomputed(item))
     return table
+
+
+def _recomputed(item: Built) -> str:
+    """What the build recomputed of one table: all, the periods of some days, or nothing."""
+    if item.recomputed is Recomputed.all:
+        return "all"
+    if item.recomputed is Recomputed.none:
+        return "unchanged"
+    days = [day.isoformat() for day in item.days]
+    more = len(days) - _DAYS_SHOWN
+    return "periods of " + ", ".join(days[:_DAYS_SHOWN]) + (f" (+{more} days)" if more > 0 else "")
 
 
 @app.command("query")

@@ -13,6 +13,7 @@ from audit.detectors import Detector, read_canaries
 from audit.report import Allowance, ScanReport, parse_allowance
 from audit.scan import DEFAULT_ALLOWANCES, ScanTargets, scan
 from broker.local import local_broker
+from broker.security import Cluster
 from streams.processor import DEAD_LETTER_TOPIC
 from usage_pipeline.cli.console import err, out
 from usage_pipeline.settings import Settings, load_settings
@@ -73,7 +74,7 @@ def scan_command(
 
 
 def pipeline_targets(
-    settings: Settings, bootstrap: str | None, logs: list[Path] | None = None
+    settings: Settings, bootstrap: Cluster | None, logs: list[Path] | None = None
 ) -> ScanTargets:
     """Every place these settings' pipeline writes, plus ``logs``."""
     return ScanTargets(
@@ -88,7 +89,7 @@ def pipeline_targets(
 
 def scan_pipeline(
     settings: Settings,
-    bootstrap: str | None,
+    bootstrap: Cluster | None,
     canaries: tuple[str, ...] = (),
     logs: list[Path] | None = None,
     allowances: list[Allowance] | None = None,
@@ -116,12 +117,12 @@ def print_report(report: ScanReport, show: int = 200) -> None:
         out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
-def _bootstrap(settings: Settings) -> str | None:
-    """The configured cluster, or the local broker if it runs; else None."""
+def _bootstrap(settings: Settings) -> Cluster | None:
+    """The configured cluster, or the local broker (as its admin) if it runs; else None."""
     if settings.kafka.bootstrap_servers:
-        return settings.kafka.bootstrap_servers
+        return settings.kafka
     broker = local_broker(settings)
-    return broker.bootstrap_servers if broker.running_pid() is not None else None
+    return broker.client("admin") if broker.running_pid() is not None else None
 
 
 @contextmanager

@@ -13,8 +13,10 @@ from rich.table import Table
 
 from aggregates.build import build
 from aggregates.report import write_report
+from broker.acls import secure_local_broker
 from broker.admin import topic_sizes
-from broker.local import local_broker
+from broker.local import client_cluster, local_broker
+from broker.security import client_env
 from producers.simulator import SimulationConfig
 from schemas.topics import raw_topics
 from streams.policy.loader import load_policy
@@ -51,20 +53,22 @@ def demo(
                 with err.status(f"Starting Kafka on {broker.bootstrap_servers} ..."):
                     if not broker.start().already_running:
                         started.callback(broker.stop)
-            bootstrap = connect(settings)
-            ensure_stream_topics(bootstrap, policy, settings.topics)
+                    secure_local_broker(settings)
+            connect(settings)
+            admin = client_cluster(settings, "admin")
+            ensure_stream_topics(admin, policy, settings.topics)
             topics = [
                 *raw_topics(namespace),
                 *sorted({namespace + p.output for p in policy.purposes.values()}),
                 namespace + DEAD_LETTER_TOPIC,
             ]
-            before = topic_sizes(bootstrap, topics)
+            before = topic_sizes(admin, topics)
             worker = WorkerProcess(
-                bootstrap,
+                admin,
                 namespace + settings.stream.app_id,
                 namespace,
                 settings.home / "stream-worker.log",
-                env=_key_env(settings),
+                env={**_key_env(settings), **client_env(client_cluster(settings, "stream"))},
             )
             started.enter_context(worker)
             config = SimulationConfig(
@@ -77,7 +81,8 @@ def demo(
             with err.status(
                 f"Writing the clean topics into the lake ({settings.sink.lake_dir}/) ..."
             ):
-                lake = LakeSink(bootstrap, settings, policy).run(until_caught_up=True)
+                sink = client_cluster(settings, "sink")
+                lake = LakeSink(sink, settings, policy).run(until_caught_up=True)
             with err.status("Building the aggregates with DuckDB ..."):
                 aggregates = build(
                     settings.sink.lake_dir, settings.aggregate.database, settings.aggregate.k
@@ -88,8 +93,8 @@ def demo(
                     settings.aggregate.k,
                 )
             seconds = time.perf_counter() - start
-            after = topic_sizes(bootstrap, topics)
-            leaks = scan_pipeline(settings, bootstrap)  # lake, database, dead letters, logs
+            after = topic_sizes(admin, topics)
+            leaks = scan_pipeline(settings, admin)  # lake, database, dead letters, logs
             with err.status("Stopping what the demo started ..."):
                 started.close()
     except KeyboardInterrupt:

@@ -8,8 +8,12 @@ from dataclasses import asdict
 import typer
 from rich.table import Table
 
+from broker.acls import apply_acls, pipeline_acls, secure_local_broker
 from broker.admin import describe_cluster
-from broker.local import cluster_address, kafka_version, local_broker
+from broker.local import client_cluster, kafka_version, local_broker
+from producers.topics import ensure_raw_topics
+from streams.policy.loader import load_policy
+from streams.topics import ensure_stream_topics
 from usage_pipeline.cli.console import err, out
 from usage_pipeline.settings import load_settings
 
@@ -33,8 +37,27 @@ def up() -> None:
     broker = local_broker(settings)
     with err.status(f"Starting Apache Kafka {kafka_version()} on {broker.bootstrap_servers} ..."):
         result = broker.start()
+        secure_local_broker(settings)
     state = "was already running" if result.already_running else "is up"
     out.print(f"Kafka {state} at [bold]{broker.bootstrap_servers}[/] (log: {broker.log_file})")
+    if broker.secured:
+        out.print(f"SASL/SCRAM and ACLs on; generated passwords in {broker.credentials_dir}/")
+
+
+@app.command()
+def setup() -> None:
+    """As the admin: create every pipeline topic and apply the ACL table (docs/security.md).
+
+    For a configured cluster (e.g. docker-compose), with kafka.sasl_username set to its
+    admin; the users named by local_broker.users get the grants. Safe to run again.
+    """
+    settings = load_settings()
+    admin = client_cluster(settings, "admin")
+    ensure_raw_topics(admin, settings.topics)
+    ensure_stream_topics(admin, load_policy(settings.stream.policy_file), settings.topics)
+    bindings = pipeline_acls(settings, settings.local_broker.users)
+    apply_acls(admin, bindings)
+    out.print(f"Topics created and {len(bindings)} ACLs applied.")
 
 
 @app.command()
@@ -43,7 +66,7 @@ def status(
 ) -> None:
     """Show the bootstrap address, broker ids, controller and topics; exit 1 if unreachable."""
     settings = load_settings()
-    cluster = describe_cluster(cluster_address(settings))
+    cluster = describe_cluster(client_cluster(settings, "admin"))
     pid = None if settings.kafka.bootstrap_servers else local_broker(settings).running_pid()
     if as_json:
         out.print_json(json.dumps({**asdict(cluster), "local_broker_pid": pid}))

@@ -12,7 +12,18 @@ from broker.local import BrokerError
 from schemas.contracts import ContractViolation
 from streams.policy.loader import PolicyError
 from streams.secret_key import PseudonymizationKeyError
-from usage_pipeline.cli import aggregate, audit, demo, kafka, policy, publish, report, sink, stream
+from usage_pipeline.cli import (
+    aggregate,
+    audit,
+    demo,
+    kafka,
+    policy,
+    publish,
+    report,
+    sink,
+    stream,
+    subject,
+)
 from usage_pipeline.cli.console import configure_logging, err
 
 # Tracebacks with local variables could print personal data: never show them.
@@ -32,6 +43,7 @@ app.command("sink")(sink.sink)
 app.add_typer(sink.lake_app, name="lake")
 app.add_typer(aggregate.app, name="aggregate")
 app.add_typer(audit.app, name="audit")
+app.add_typer(subject.app, name="subject")
 app.command("report")(report.report)
 
 USER_ERRORS = (

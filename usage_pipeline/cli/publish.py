@@ -12,7 +12,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from broker.admin import describe_cluster
-from broker.local import cluster_address
+from broker.local import client_cluster
+from broker.security import address
 from producers.emit import Rejection, emit_lines
 from producers.publisher import EventPublisher
 from producers.simulator import SimulationConfig, simulate
@@ -24,16 +25,17 @@ PROGRESS_EVERY = 10_000
 
 
 def connect(settings: Settings) -> str:
-    """The cluster's address once it answers, with its raw topics created."""
-    bootstrap = cluster_address(settings)
-    describe_cluster(bootstrap)
-    ensure_raw_topics(bootstrap, settings.topics)
-    return bootstrap
+    """The cluster's address once it answers, with its raw topics created (by the admin)."""
+    admin = client_cluster(settings, "admin")
+    describe_cluster(admin)
+    ensure_raw_topics(admin, settings.topics)
+    return address(admin)
 
 
-def open_publisher(settings: Settings, bootstrap: str) -> EventPublisher:
-    """A publisher configured by ``settings``."""
-    return EventPublisher(bootstrap, settings.producer, namespace=settings.topics.namespace)
+def open_publisher(settings: Settings) -> EventPublisher:
+    """A publisher configured by ``settings``, logged in as the producer."""
+    producer = client_cluster(settings, "producer")
+    return EventPublisher(producer, settings.producer, namespace=settings.topics.namespace)
 
 
 def emit(
@@ -48,16 +50,14 @@ def emit(
     are printed at the end; the exit code is 1 when any line was rejected.
     """
     settings = load_settings()
-    bootstrap = connect(settings)
+    connect(settings)
 
     def report(rejection: Rejection) -> None:
         err.print(f"line {rejection.line}: {rejection.reason}", highlight=False, markup=False)
 
     with (
         sys.stdin.buffer if file == "-" else Path(file).open("rb") as lines,
-        EventPublisher(
-            bootstrap, settings.producer, namespace=settings.topics.namespace
-        ) as publisher,
+        open_publisher(settings) as publisher,
     ):
         result = emit_lines(lines, publisher, stop_at_first_error=fail_fast, on_rejection=report)
     stopped = " (stopped at the first error)" if result.stopped_early else ""
@@ -114,7 +114,8 @@ def publish_simulation(settings: Settings, config: SimulationConfig, out_file: P
             def send(event: dict) -> None:
                 sink.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
         else:
-            send = stack.enter_context(open_publisher(settings, connect(settings))).publish
+            connect(settings)
+            send = stack.enter_context(open_publisher(settings)).publish
         task = progress.add_task("simulating", total=config.events)
         for count, event in enumerate(simulate(config), start=1):
             send(event)

@@ -19,12 +19,12 @@ def report(
     """Write one HTML file of the published aggregates: trends, top lists, e-mail, consent.
 
     Charts are inline SVG and styles inline CSS: the file opens without network access.
-    Suppressed cells show as "suppressed (< k)" with k = aggregate.k. Run
-    `usage-pipeline aggregate build` first.
+    Suppressed cells show as "suppressed (< k)" with the k of the last build (recorded in
+    <lake>/aggregates/_build.json). Run `usage-pipeline aggregate build` first.
     """
     settings = load_settings()
     try:
-        path = write_report(settings.sink.lake_dir, output, settings.aggregate.k)
+        path = write_report(settings.sink.lake_dir, output)
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None

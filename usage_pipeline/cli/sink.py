@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress
 from rich.table import Table
 
+from broker.local import client_cluster
 from streams.policy.loader import load_policy
 from streams.sink.compact import compact_group, plan_compaction
 from streams.sink.layout import LakeLayout
@@ -42,8 +43,8 @@ def sink(
     settings = load_settings()
     policy = load_policy(settings.stream.policy_file)
     bootstrap = connect(settings)
-    ensure_stream_topics(bootstrap, policy, settings.topics)
-    lake_sink = LakeSink(bootstrap, settings, policy)
+    ensure_stream_topics(client_cluster(settings, "admin"), policy, settings.topics)
+    lake_sink = LakeSink(client_cluster(settings, "sink"), settings, policy)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: lake_sink.stop())
     err.print(
@@ -53,8 +54,8 @@ def sink(
     )
     stats = lake_sink.run(until_caught_up=until_caught_up)
     out.print(
-        f"{stats.records:,} records read, {stats.rows:,} rows written in {stats.files:,} files, "
-        f"{stats.duplicates:,} duplicates dropped"
+        f"{stats.records:,} records read, {stats.rows:,} rows written in {stats.files:,} files "
+        f"by {stats.flushes:,} flushes, {stats.duplicates:,} duplicates dropped"
     )
 
 

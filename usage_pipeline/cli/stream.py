@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 
 from broker.admin import describe_cluster
+from broker.local import client_cluster
 from schemas.contracts import load_contracts
 from schemas.topics import CONSENT_FAMILY, raw_topic
 from streams.anonymizer import Anonymizer
@@ -29,9 +30,10 @@ def stream() -> None:
     policy = load_policy(settings.stream.policy_file)
     pseudonymizer = load_pseudonymizer(settings.stream)
     bootstrap = connect(settings)
-    ensure_stream_topics(bootstrap, policy, settings.topics)
+    ensure_stream_topics(client_cluster(settings, "admin"), policy, settings.topics)
     namespace = settings.topics.namespace
-    consent_partitions = describe_cluster(bootstrap).topics[raw_topic(CONSENT_FAMILY, namespace)]
+    cluster = client_cluster(settings, "stream")
+    consent_partitions = describe_cluster(cluster).topics[raw_topic(CONSENT_FAMILY, namespace)]
     processor = Processor(
         Anonymizer(policy, pseudonymizer),
         load_contracts(),
@@ -43,5 +45,5 @@ def stream() -> None:
         f"Stream worker on {bootstrap}: policy {policy.version}, key id {pseudonymizer.key_id}",
         highlight=False,
     )
-    app = build_app(settings, bootstrap, processor)
+    app = build_app(settings, cluster, processor)
     faust.Worker(app, loglevel="WARN", quiet=True).execute_from_commandline()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import yaml
 
 from schemas.contracts import load_contracts
 from streams.policy.loader import PolicyError, load_policy, parse_policy
-from streams.policy.model import Consent
+from streams.policy.model import Consent, KeyRotation
 
 POLICY = Path(__file__).resolve().parents[3] / "config" / "anonymization.yaml"
 
@@ -107,3 +108,25 @@ def test_invalid_yaml_names_the_line():
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(PolicyError, match="cannot read the file"):
         load_policy(tmp_path / "nope.yaml")
+
+
+def test_key_rotation_links_only_the_service_purpose_and_defaults_to_unlink():
+    policy = load_policy(POLICY)
+    rotations = {name: purpose.key_rotation for name, purpose in policy.purposes.items()}
+    assert rotations == {
+        "service": KeyRotation.LINK,
+        "analytics": KeyRotation.UNLINK,
+        "marketing": KeyRotation.UNLINK,
+        "partner_sharing": KeyRotation.UNLINK,
+        "traffic": KeyRotation.UNLINK,
+    }
+    unsaid = yaml.safe_load(POLICY.read_bytes())
+    del unsaid["purposes"]["service"]["key_rotation"]
+    parsed = parse_policy(yaml.safe_dump(unsaid).encode(), "test", load_contracts())
+    assert parsed.purposes["service"].key_rotation is KeyRotation.UNLINK
+
+
+def test_unknown_key_rotation_is_named(document):
+    broken = copy.deepcopy(document)
+    broken["purposes"]["analytics"]["key_rotation"] = "relink"
+    assert "purposes.analytics.key_rotation: must be 'unlink' or 'link'" in problems_of(broken)

@@ -90,3 +90,19 @@ def test_dry_run_without_consent_withholds_marketing():
     result = cli("dry-run", "--events", "-", "--no-consent", stdin=line + b"\n")
     (sample,) = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert set(sample["after"]) == {"service", "analytics"}
+
+
+def test_explain_ends_with_each_purposes_key_rotation():
+    result = cli("explain", "--markdown")
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.decode().strip().splitlines()[-1]
+    assert last.startswith("| (every event) | key_rotation | link | unlink | unlink |")
+
+
+def test_diff_names_a_purpose_whose_key_rotation_changes(tmp_path):
+    proposed = tmp_path / "proposed.yaml"
+    text = POLICY.read_text()
+    proposed.write_text(text.replace("key_rotation: link", "key_rotation: unlink", 1))
+    result = cli("diff", str(POLICY), str(proposed))
+    assert result.returncode == 0, result.stderr
+    assert b"purpose service: key_rotation link -> unlink" in result.stdout

@@ -1,0 +1,170 @@
+"""`subject erase`: make a subject's data gone or unlinkable everywhere, and write a receipt.
+
+In order, under the lake's lock: refuse while anything is in flight; delete the subject's
+rows from the outputs that need consent, unlink them (random tokens) in the outputs that
+do not (service: billing and support keep their counts); publish consent tombstones, which
+the stream worker applies to its table, and one to the table's changelog; check the dead
+letters hold nothing of the subject; rebuild the aggregates over the rewritten lake.
+`docs/erasure.md` explains the choice of rewriting over per-subject keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from confluent_kafka import Producer
+
+from aggregates.build import build
+from audit.scan import Progress, no_progress
+from broker.clients import producer_config
+from schemas.keys import partition_for
+from schemas.topics import raw_topics
+from streams.sink.lock import lake_lock
+from streams.sink.sink import sink_topics
+from subjects.expiry import topic_expiry
+from subjects.identity import subject_ref
+from subjects.locate import Findings, find_subject
+from subjects.quiesce import Lag, pipeline_lag, wait_until_idle
+from subjects.receipt import Receipt, file_sha256, now
+from subjects.rewrite import (
+    Rewritten,
+    Tokens,
+    delete_rows,
+    remove_stale_temporaries,
+    unlink_rows,
+)
+from subjects.scope import Scope
+
+
+class PipelineBusyError(RuntimeError):
+    """The stream worker or the sink still has records to process: erasing now could be undone."""
+
+
+def erase(
+    scope: Scope,
+    progress: Progress = no_progress,
+    wait_s: float | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> Receipt:
+    """Erase the subject; returns the receipt (not yet written). Raises PipelineBusyError,
+    before changing anything, while the pipeline has lag (after ``wait_s`` if given)."""
+    settings, policy = scope.settings, scope.policy
+    receipt = Receipt(
+        subject_ref(scope.identity.subject_id, scope.pseudonymizer),
+        scope.pseudonymizer.key_id,
+        policy.version,
+        str(settings.stream.policy_file),
+        file_sha256(settings.stream.policy_file),
+        now(),
+    )
+    lag = _quiet_pipeline(scope, wait_s, say)
+    receipt.preconditions = {"stream_lag": lag.stream, "sink_lag": lag.sink}
+    with lake_lock(scope.layout):
+        remove_stale_temporaries(scope.layout)
+        findings = find_subject(scope, progress)
+        receipt.found = _found(findings)
+        receipt.scanned = {
+            "lake_files": findings.lake_files_scanned,
+            "dead_letter_records": findings.dead_letters.records,
+        }
+        receipt.done["lake"] = _rewrite_lake(scope, findings, progress)
+        receipt.done["consent"] = _tombstone_consent(scope, findings)
+        if findings.lake:
+            say("rebuilding the aggregates")
+            lake_dir, database = settings.sink.lake_dir, settings.aggregate.database
+            built = build(lake_dir, database, settings.aggregate.k)
+            receipt.done["aggregates"] = {"rebuilt": [b.name for b in built]}
+    receipt.finished_at = now()
+    receipt.expires = _expiry(scope, dt.datetime.fromisoformat(receipt.finished_at))
+    return receipt
+
+
+def _quiet_pipeline(scope: Scope, wait_s: float | None, say: Callable[[str], None]) -> Lag:
+    lag = pipeline_lag(scope.settings, scope.bootstrap, scope.policy)
+    if not lag.idle and wait_s is not None:
+        say(f"waiting for the pipeline: stream lag {lag.stream:,}, sink lag {lag.sink:,}")
+        lag = wait_until_idle(scope.settings, scope.bootstrap, scope.policy, wait_s)
+    if not lag.idle:
+        raise PipelineBusyError(
+            f"the pipeline is not at rest (stream worker lag {lag.stream:,}, sink lag "
+            f"{lag.sink:,}): an in-flight record could re-create the subject's rows after the "
+            "rewrite. Let the worker and the sink catch up, or pass --wait"
+        )
+    return lag
+
+
+def _found(findings: Findings) -> dict[str, object]:
+    return {
+        "lake": findings.lake_counts(),
+        # Keys whose latest record is a tombstone are erased; compaction removes the rest.
+        "consent_keys": len(findings.live_consent_keys),
+        "consent_table_state": int(findings.table_state is not None),
+        "key_links": len(findings.key_links),
+        "dead_letters": findings.dead_letters.mentions,
+    }
+
+
+def _rewrite_lake(
+    scope: Scope, findings: Findings, progress: Progress
+) -> dict[str, dict[str, int]]:
+    """Delete the subject's rows where consent was the basis; unlink them elsewhere."""
+    done: dict[str, dict[str, int]] = {}
+    tokens = Tokens()
+    advance = progress("files to rewrite", len(findings.lake))
+    for match in findings.lake:
+        purpose = match.file.purpose
+        output = scope.identity.outputs[purpose]
+        if scope.policy.purposes[purpose].consent_required:
+            result = delete_rows(scope.layout, match)
+        else:
+            result = unlink_rows(scope.layout, match, output.values, tokens)
+        _add(done.setdefault(purpose, {}), result)
+        advance(1)
+    return done
+
+
+def _add(totals: dict[str, int], result: Rewritten) -> None:
+    totals["files_rewritten"] = totals.get("files_rewritten", 0) + 1
+    emptied = result.rows_deleted == result.rows_before
+    totals["files_emptied"] = totals.get("files_emptied", 0) + int(emptied)
+    for name in ("rows_deleted", "rows_unlinked", "values_replaced"):
+        totals[name] = totals.get(name, 0) + getattr(result, name)
+
+
+def _tombstone_consent(scope: Scope, findings: Findings) -> dict[str, int]:
+    """Tombstones for the subject's live consent keys (the worker forgets those purposes and
+    tombstones its table), one straight to the table's changelog for a worker that is not
+    running or state no consent record explains (an account's unsubscribe), and one for
+    each of its key-rotation links. All three topics are compacted: tombstones delete."""
+    subject = scope.identity.subject_id
+    settings = scope.settings
+    client_id = f"{settings.kafka.client_id}-erase"
+    producer = Producer(producer_config(scope.bootstrap, settings.producer, client_id))
+    consent_keys = [key.encode() for key in findings.live_consent_keys]
+    changelog_keys = [scope.changelog_key] if findings.table_state is not None else []
+    targets = [
+        # Consent records sit on their subject's partition; faust places table keys (JSON)
+        # and the links topic's keys by murmur2 of the key itself.
+        (scope.consent_topic, consent_keys, lambda _key: subject.encode()),
+        (scope.changelog_topic, changelog_keys, lambda key: key),
+        (scope.key_links_topic, findings.key_links, lambda key: key),
+    ]
+    for topic, keys, placed_by in targets:
+        for key in keys:
+            partition = partition_for(placed_by(key).decode(), scope.topics[topic])
+            producer.produce(topic, value=None, key=key, partition=partition)
+    if producer.flush(30):
+        raise RuntimeError("the broker did not acknowledge every tombstone")
+    return {
+        "consent_tombstones": len(consent_keys),
+        "changelog_tombstones": len(changelog_keys),
+        "key_link_tombstones": len(findings.key_links),
+    }
+
+
+def _expiry(scope: Scope, since: dt.datetime) -> dict[str, object]:
+    namespace = scope.settings.topics.namespace
+    topics = [*raw_topics(namespace), *sink_topics(scope.policy, namespace)]
+    topics += [t for t in (scope.changelog_topic,) if t in scope.topics]
+    return topic_expiry(scope.bootstrap, [t for t in topics if t in scope.topics], since)

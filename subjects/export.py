@@ -1,0 +1,75 @@
+"""`subject export`: everything the pipeline holds about one subject, as one JSON document.
+
+For a subject's access request: the consent decisions on record (history and the stream's
+current table state), every lake row of the subject by output (as stored: pseudonyms, and
+in marketing the e-mail address the subject gave), and how many dead letters mention it
+(expected 0: they are redacted). Raw topics are not read: they hold every event in clear
+for their retention only, and the lake holds what the pipeline keeps from them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pyarrow.parquet as pq
+
+from audit.scan import Progress, no_progress
+from subjects.locate import ConsentRecord, FileMatch, find_subject
+from subjects.receipt import now
+from subjects.scope import Scope
+
+CONSENT_FIELDS = ("event_id", "event_type", "occurred_at", "source", "properties")
+
+
+def export(scope: Scope, progress: Progress = no_progress) -> dict[str, Any]:
+    """The subject's export document."""
+    findings = find_subject(scope, progress)
+    outputs: dict[str, list[dict[str, Any]]] = {}
+    advance = progress("files for the subject's rows", len(findings.lake))
+    for match in findings.lake:
+        outputs.setdefault(match.file.purpose, []).extend(_rows(match, scope))
+        advance(1)
+    not_searchable = [p for p, o in scope.identity.outputs.items() if not o.searchable]
+    return {
+        "subject_id": scope.identity.subject_id,
+        "generated_at": now(),
+        "policy_version": scope.policy.version,
+        "key_id": scope.pseudonymizer.key_id,
+        "consent": {
+            "history": [_consent(record) for record in findings.consent],
+            "current_state": findings.table_state,
+        },
+        "clean_records": {
+            purpose: {"rows": len(rows), "records": rows} for purpose, rows in outputs.items()
+        },
+        "key_links": [key.decode() for key in findings.key_links],
+        "outputs_without_identifiers": not_searchable,
+        "dead_letters": {
+            "topic": findings.dead_letters.topic,
+            "topic_exists": findings.dead_letters.exists,
+            "records_scanned": findings.dead_letters.records,
+            "mentioning_subject": findings.dead_letters.mentions,
+        },
+    }
+
+
+def to_json(document: dict[str, Any]) -> bytes:
+    """The document as indented JSON (timestamps in ISO 8601)."""
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC)
+
+
+def _rows(match: FileMatch, scope: Scope) -> list[dict[str, Any]]:
+    path = match.file.path
+    table = pq.read_table(path, schema=pq.read_schema(path)).filter(match.mask)
+    relative = str(path.relative_to(scope.layout.root))
+    day = match.file.day.isoformat()
+    return [{**row, "event_date": day, "lake_file": relative} for row in table.to_pylist()]
+
+
+def _consent(record: ConsentRecord) -> dict[str, Any]:
+    entry: dict[str, Any] = {"key": record.key, "partition": record.partition}
+    entry["offset"] = record.offset
+    if record.event is None:
+        return {**entry, "tombstone": True}
+    return {**entry, **{name: record.event.get(name) for name in CONSENT_FIELDS}}

@@ -1,0 +1,80 @@
+"""Everything a subject command needs, loaded and checked before anything is read or changed.
+
+The key is loaded first: without it no pseudonym can be computed, so a subject's rows could
+not be found, and an erasure would report "nothing found" while leaving them all. Failing
+there (exit 1) is failing closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from broker.admin import describe_cluster
+from broker.local import client_cluster
+from broker.security import Cluster
+from schemas.topics import CONSENT_FAMILY, raw_topic
+from streams.anonymize.pseudonym import Pseudonymizer
+from streams.key_links import KEY_LINKS_TOPIC
+from streams.policy.loader import load_policy
+from streams.policy.model import Policy
+from streams.processor import DEAD_LETTER_TOPIC
+from streams.secret_key import load_pseudonymizer
+from streams.sink.layout import LakeLayout
+from streams.worker import CONSENT_TABLE
+from subjects.identity import SubjectIdentity, identify
+from usage_pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One subject, the pipeline's settings, policy and key, and where its stores are."""
+
+    settings: Settings
+    policy: Policy
+    pseudonymizer: Pseudonymizer
+    bootstrap: Cluster
+    topics: dict[str, int]  # every topic of the cluster, with its partition count
+    identity: SubjectIdentity
+
+    @property
+    def layout(self) -> LakeLayout:
+        """The Parquet lake."""
+        return LakeLayout(self.settings.sink.lake_dir)
+
+    @property
+    def consent_topic(self) -> str:
+        """The compacted raw consent topic."""
+        return raw_topic(CONSENT_FAMILY, self.settings.topics.namespace)
+
+    @property
+    def changelog_topic(self) -> str:
+        """The changelog of the stream worker's consent table (faust's naming)."""
+        app_id = self.settings.topics.namespace + self.settings.stream.app_id
+        return f"{app_id}-{CONSENT_TABLE}-changelog"
+
+    @property
+    def changelog_key(self) -> bytes:
+        """The subject's key in that changelog: faust serializes table keys as JSON."""
+        return orjson.dumps(self.identity.subject_id)
+
+    @property
+    def key_links_topic(self) -> str:
+        """The compacted topic of (previous, current) pseudonym pairs of a key rotation."""
+        return self.settings.topics.namespace + KEY_LINKS_TOPIC
+
+    @property
+    def dead_letter_topic(self) -> str:
+        """The dead-letter topic."""
+        return self.settings.topics.namespace + DEAD_LETTER_TOPIC
+
+
+def open_scope(settings: Settings, subject_id: str, email: str | None) -> Scope:
+    """Load key, policy and cluster for one subject; raises before anything is touched."""
+    pseudonymizer = load_pseudonymizer(settings.stream)
+    policy = load_policy(settings.stream.policy_file)
+    bootstrap = client_cluster(settings, "admin")  # it reads every store and writes tombstones
+    topics = describe_cluster(bootstrap).topics
+    identity = identify(subject_id, email, policy, pseudonymizer)
+    return Scope(settings, policy, pseudonymizer, bootstrap, topics, identity)

@@ -1,0 +1,88 @@
+"""The processor on the bad-input corpus: one redacted dead letter per bad record, no crash."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import orjson
+import pytest
+
+from audit.detectors import Detector
+from schemas.contracts import load_contracts
+from streams.anonymize.pseudonym import Pseudonymizer
+from streams.anonymizer import Anonymizer
+from streams.deadletter import Source
+from streams.policy.loader import load_policy
+from streams.processor import Output, Processor
+from tests.bad_input_corpus import BAD, CANARIES, LEAKY_EMAIL, LEAKY_IP, VALID, Case, good_event
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE = Source("raw.usage", 1, 42)
+
+
+def names(cases: tuple[Case, ...]) -> list[str]:
+    return [case.name for case in cases]
+
+
+@pytest.fixture(scope="module")
+def processor() -> Processor:
+    policy = load_policy(REPO / "config" / "anonymization.yaml")
+    return Processor(Anonymizer(policy, Pseudonymizer(secrets.token_bytes(32))), load_contracts())
+
+
+def dead_letter_of(processor: Processor, payload: bytes, consent_of=lambda _: None) -> Output:
+    (output,) = processor.process(payload, SOURCE, consent_of).outputs
+    assert output.topic == processor.dead_letter_topic
+    return output
+
+
+def leaks(output: Output) -> list:
+    """Addresses, canaries and line breaks in a dead letter's value and headers."""
+    detector = Detector(canaries=CANARIES)
+    texts = [
+        output.value.decode(),
+        *(f"{name}: {value.decode()}" for name, value in output.headers),
+    ]
+    found = [hit.kind for text in texts for hit in detector.detect(text)]
+    return found + [repr(text[:80]) for text in texts if "\r" in text or "\n" in text]
+
+
+@pytest.mark.parametrize("case", BAD, ids=names(BAD))
+def test_every_bad_record_becomes_one_dead_letter_naming_its_field_and_reason(processor, case):
+    output = dead_letter_of(processor, case.payload)
+    letter = orjson.loads(output.value)
+    headers = dict(output.headers)
+    assert case.reason in letter["reason"]
+    assert headers["dlq.reason"].decode() == letter["reason"]
+    assert letter["stage"] == "validate"
+    assert letter["source"] == {"topic": "raw.usage", "partition": 1, "offset": 42}
+    assert output.key is None
+
+
+@pytest.mark.parametrize("case", BAD, ids=names(BAD))
+def test_no_dead_letter_holds_an_address_or_an_unescaped_line_break(processor, case):
+    output = dead_letter_of(processor, case.payload)
+    assert leaks(output) == []
+    assert all(name.startswith("dlq.") for name, _ in output.headers)
+    assert len(orjson.loads(output.value)["excerpt"].encode()) <= 4096
+
+
+@pytest.mark.parametrize("case", VALID, ids=names(VALID))
+def test_odd_but_valid_records_reach_the_service_output_with_the_ip_truncated(processor, case):
+    outputs = processor.process(case.payload, SOURCE, lambda _: None).outputs
+    service = [orjson.loads(o.value) for o in outputs if o.topic.endswith("clean.service")]
+    assert [record["context"]["ip"] for record in service] == [case.ip]
+    assert all(o.topic != processor.dead_letter_topic for o in outputs)
+
+
+def test_an_error_message_with_line_breaks_cannot_forge_a_dead_letter_header(processor):
+    def failing_lookup(_subject: str) -> None:
+        raise ValueError(f"no consent for {LEAKY_EMAIL}\r\nX-Injected: {LEAKY_IP}\u2028")
+
+    output = dead_letter_of(processor, orjson.dumps(good_event("lookup")), failing_lookup)
+    letter = orjson.loads(output.value)
+    assert letter["stage"] == "anonymize"
+    assert letter["reason"].startswith("ValueError: no consent for [email]")
+    assert "\\r\\nX-Injected" in letter["reason"]
+    assert leaks(output) == []
