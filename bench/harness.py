@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import uuid
 from pathlib import Path
 
+from broker.admin import admin_client
 from broker.local import cluster_address, local_broker
 from usage_pipeline.settings import Settings, load_settings
 
+REPO = Path(__file__).resolve().parent.parent
 
-def arguments(doc: str, count: str, default: int) -> argparse.Namespace:
+
+def parser(doc: str, count: str, default: int) -> argparse.ArgumentParser:
     """``--<count> N`` and ``--json FILE``, with the script's docstring as help."""
-    parser = argparse.ArgumentParser(
+    command_line = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(f"--{count}", type=int, default=default)
-    parser.add_argument("--json", help="also write the figures to this file")
-    return parser.parse_args()
+    command_line.add_argument(f"--{count}", type=int, default=default)
+    command_line.add_argument("--json", help="also write the figures to this file")
+    return command_line
+
+
+def arguments(doc: str, count: str, default: int) -> argparse.Namespace:
+    """The parsed ``parser`` arguments, for scripts that need no others."""
+    return parser(doc, count, default).parse_args()
 
 
 def cluster() -> tuple[Settings, str]:
@@ -36,16 +45,42 @@ def fresh_namespace() -> str:
     return f"bench-{uuid.uuid4().hex[:8]}."
 
 
+def delete_namespace(bootstrap: str, namespace: str) -> None:
+    """Delete every topic whose name starts with ``namespace``."""
+    admin = admin_client(bootstrap)  # must outlive the futures
+    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(namespace)]
+    if topics:
+        for future in admin.delete_topics(topics, operation_timeout=30).values():
+            future.result()
+
+
 def peak_rss_mib() -> float:
     """This process's peak resident memory."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def save(path: str | None, figures: dict) -> None:
+def wait_child(process: subprocess.Popen) -> float:
+    """Wait until a child process exits; its peak resident memory (MiB)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss / 1024
+
+
+def commit() -> tuple[str, bool]:
+    """The checked-out commit, and whether the work tree differs from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    return git("rev-parse", "HEAD"), bool(git("status", "--porcelain"))
+
+
+def save(path: str | Path | None, figures: dict) -> None:
     """Write the figures with the commit they were measured at, so runs can be compared."""
     if not path:
         return
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    Path(path).write_text(json.dumps({"commit": commit, **figures}, indent=2))
+    sha, dirty = commit()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps({"commit": sha, "dirty": dirty, **figures}, indent=2))

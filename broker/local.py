@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from broker.admin import ClusterInfo, ClusterUnreachableError, wait_until_ready
+from broker.maven import MavenError, copy_dependencies, last_error_line
 from broker.security import Cluster
 from usage_pipeline.settings import KafkaSettings, LocalBrokerSettings, LocalRole, Settings
 
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 POM = Path(__file__).with_name("pom.xml")
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
-MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 JVM_FLAGS = ["-Xms256m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"]
 STOP_TIMEOUT_S = 30.0
 SCRAM_MECHANISM = "SCRAM-SHA-512"
@@ -115,27 +114,11 @@ class LocalBroker:
             return self.jar_dir
         mvn = _require_tool("mvn", "Maven is needed once to download the Kafka broker")
         _require_tool("java", "a Java 17+ runtime is needed to run the Kafka broker")
-        self.jar_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="libs-", dir=self.jar_dir.parent))
         log.info("Resolving Apache Kafka %s from Maven Central (first run only)", kafka_version())
-        result = subprocess.run(
-            [mvn, "-B", "-q", "-f", str(POM), f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
-             f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )  # fmt: skip
-        if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
-            shutil.rmtree(staging, ignore_errors=True)
-            detail = _last_error_line(result.stdout + result.stderr) or "no kafka jar was copied"
-            raise BrokerError(f"downloading the Kafka broker with Maven failed: {detail}")
-        (staging / ".complete").touch()
-        if not (self.jar_dir / ".complete").exists():
-            shutil.rmtree(self.jar_dir, ignore_errors=True)
-            staging.rename(self.jar_dir)
-        else:  # another process finished first
-            shutil.rmtree(staging, ignore_errors=True)
-        return self.jar_dir
+        try:
+            return copy_dependencies(mvn, POM, self.jar_dir, "kafka_2.13-*.jar")
+        except MavenError as exc:
+            raise BrokerError(f"downloading the Kafka broker with Maven failed: {exc}") from None
 
     def running_pid(self) -> int | None:
         """The pid of this home's broker if it is alive, else None (a stale pid file is removed)."""
@@ -193,7 +176,7 @@ class LocalBroker:
             self.stop()
             cause = (
                 f"the broker exited with code {code} while starting: "
-                f"{_last_error_line(_tail(self.log_file)) or 'no error logged'}"
+                f"{last_error_line(_tail(self.log_file)) or 'no error logged'}"
                 if code is not None
                 else f"the broker did not answer within {self.settings.start_timeout_s:g} s"
             )
@@ -229,7 +212,7 @@ class LocalBroker:
             check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            detail = _last_error_line(result.stdout + result.stderr) or "unknown error"
+            detail = last_error_line(result.stdout + result.stderr) or "unknown error"
             raise BrokerError(f"formatting the broker's storage failed: {detail}")
 
     def _password_file(self, role: LocalRole | Literal["controller"]) -> Path:
@@ -365,16 +348,6 @@ def _tail(path: Path, size: int = 20_000) -> str:
             return f.read().decode(errors="replace")
     except FileNotFoundError:
         return ""
-
-
-def _last_error_line(text: str) -> str:
-    """The most telling line of a failed Java or Maven run, cut to one line."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for marker in ("ERROR", "Exception", "FATAL", "error:"):
-        matches = [line for line in lines if marker in line]
-        if matches:
-            return matches[-1][:300]
-    return lines[-1][:300] if lines else ""
 
 
 def local_broker(settings: Settings) -> LocalBroker:

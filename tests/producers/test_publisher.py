@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
@@ -91,6 +93,15 @@ def shrink_max_message_bytes(bootstrap: str, topic: str) -> None:
     resource = ConfigResource("topic", topic, incremental_configs=[entry])
     for future in admin.incremental_alter_configs([resource]).values():
         future.result()
+    # The change travels through the metadata log: wait until the broker applies it.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        described = admin.describe_configs([ConfigResource("topic", topic)])
+        configs = next(iter(described.values())).result()
+        if configs["max.message.bytes"].value == "200":
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"max.message.bytes of {topic} never became 200")
 
 
 def test_broker_rejection_reaches_the_delivery_callback(
