@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from streams.anonymize.scrub import scrub_text
+from streams.anonymize.scrub import scrub_text, visible_form
 
 MAX_EXCERPT_BYTES = 4096
 MAX_REASON_CHARS = 1024
@@ -64,7 +63,7 @@ def dead_letter(
 
 def redact_text(text: str) -> str:
     """``text`` NFKC-normalised, without invisible characters, e-mail and IP addresses."""
-    return scrub_text(_visible(text))
+    return scrub_text(visible_form(text))
 
 
 def redacted_excerpt(payload: bytes) -> str:
@@ -87,17 +86,6 @@ def _redact(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         return redact_text(value)
     return value
-
-
-def _visible(text: str) -> str:
-    """NFKC form (U+FF20, the fullwidth at sign, is "@"), without invisible characters."""
-    if text.isascii():
-        return text
-    text = unicodedata.normalize("NFKC", text)
-    if text.isprintable():
-        return text
-    # ASCII controls stay: JSON escapes them, and _one_line escapes them in the reason.
-    return "".join(c for c in text if c.isprintable() or c.isascii())
 
 
 def _one_line(text: str) -> str:

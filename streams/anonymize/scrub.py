@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 
 from streams.anonymize.email import DOMAIN, LOCAL_CHARS
@@ -35,10 +36,22 @@ def scrub_text(text: str) -> str:
 
 
 def find_personal_data(text: str) -> list[str]:
-    """The kinds of personal data in ``text`` ("email", "ip"), never the values themselves."""
+    """The kinds of personal data in ``text`` ("email", "ip"), never the values themselves;
+    also when disguised by compatibility forms (a fullwidth at sign) or invisible characters."""
     found: set[str] = set()
-    _scrub(text, found)
+    _scrub(visible_form(text), found)
     return [kind for kind in KINDS if kind in found]
+
+
+def visible_form(text: str) -> str:
+    """NFKC form (U+FF20, the fullwidth at sign, is "@"), without invisible characters."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    if text.isprintable():
+        return text
+    # ASCII controls stay: JSON escapes them, and callers escape them where they must.
+    return "".join(c for c in text if c.isprintable() or c.isascii())
 
 
 def _scrub(text: str, found: set[str]) -> str:

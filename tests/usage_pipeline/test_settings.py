@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from pydantic import ValidationError
 
+from usage_pipeline.cli.main import main
 from usage_pipeline.settings import load_settings
 
 
@@ -54,3 +57,14 @@ def test_unknown_setting_in_the_file_is_refused(tmp_path):
     (tmp_path / "usage-pipeline.toml").write_text("[local_broker]\nprot = 1\n")
     with pytest.raises(ValidationError, match="prot"):
         load_settings()
+
+
+def test_malformed_json_setting_ends_the_command_with_one_line_and_no_value(monkeypatch, capsys):
+    monkeypatch.setenv("USAGE_PIPELINE_SINK__RETENTION_DAYS", '{"traffic": ann@example.com')
+    monkeypatch.setattr(sys, "argv", ["usage-pipeline", "sink"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert '"sink"' in error and "Traceback" not in error
+    assert "ann@example.com" not in error

@@ -6,6 +6,7 @@ import sys
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from broker.admin import ClusterUnreachableError
 from broker.local import BrokerError
@@ -52,6 +53,7 @@ USER_ERRORS = (
     ContractViolation,
     PolicyError,
     PseudonymizationKeyError,
+    SettingsError,  # names the setting and its source, never the value
     ValidationError,
 )
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -90,11 +88,10 @@ def test_find_personal_data_names_kinds_never_values():
      "@" * 4096, "a@a." * 1024, "a@a.aa" * 682, "%40" * 1365, "%3A" * 1365, "1.2.3.4" * 585,
      "::1 " * 1024, "1:2:3:4:5:6:" * 341, ("x@example.com " * 300)[:4096]],
 )  # fmt: skip
-def test_pathological_4_kib_texts_are_scrubbed_in_linear_time(text):
-    start = time.perf_counter()
-    scrub_text(text)
-    # Linear time is well under a millisecond per KiB; quadratic backtracking takes seconds.
-    assert time.perf_counter() - start < 0.5
+def test_pathological_4_kib_texts_are_scrubbed_completely(text):
+    # Possessive quantifiers keep these linear; with backtracking they would take minutes
+    # and hit the suite's timeout. Speed itself is a benchmark's business, not a test's.
+    assert find_personal_data(scrub_text(text)) == []
 
 
 @given(st.lists(st.one_of(personal, noise.map(lambda v: ("noise", v))), min_size=1, max_size=12),
@@ -123,3 +120,15 @@ def test_addresses_glued_to_arbitrary_noise_do_not_survive_either(items):
 def test_scrubbing_is_idempotent(text):
     once = scrub_text(text)
     assert scrub_text(once) == once
+
+
+@pytest.mark.parametrize(
+    "disguised",
+    [
+        "ann\uff20example.com",  # fullwidth at sign
+        "ann@exa\u200bmple.com",  # zero-width space in the domain
+        "\uff11\uff19\uff12.0.2.7",  # fullwidth digits
+    ],
+)
+def test_personal_data_disguised_by_unicode_forms_is_still_found(disguised):
+    assert find_personal_data(f"log line: {disguised} done")
