@@ -75,3 +75,14 @@ def cli(
         cwd=REPO, env={**environment, "COLUMNS": "200", **env}, input=stdin,
         capture_output=True, timeout=300, check=False,
     )  # fmt: skip
+
+
+def lake_env(bootstrap: str, namespace: str, lake: Path) -> dict[str, str]:
+    """The environment of sink and aggregate commands writing ``lake`` from ``namespace``."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "USAGE_PIPELINE_TOPICS__NAMESPACE": namespace,
+        "USAGE_PIPELINE_SINK__LAKE_DIR": str(lake),
+        "USAGE_PIPELINE_SINK__FLUSH_SECONDS": "1",
+        "USAGE_PIPELINE_AGGREGATE__DATABASE": str(lake / "aggregates.duckdb"),
+    }

@@ -21,7 +21,15 @@ from streams.policy.loader import load_policy
 from streams.processor import DEAD_LETTER_TOPIC
 from streams.secret_key import load_pseudonymizer
 from streams.supervisor import WorkerProcess
-from tests.streams.pipeline_run import REPO, cli, email_opened, feature_used, granted, publish
+from tests.streams.pipeline_run import (
+    REPO,
+    cli,
+    email_opened,
+    feature_used,
+    granted,
+    lake_env,
+    publish,
+)
 from usage_pipeline.settings import Settings, StreamSettings
 
 POLICY = load_policy(REPO / "config" / "anonymization.yaml")
@@ -86,20 +94,14 @@ def run(stream_env, tmp_path_factory) -> Run:
     ) as worker:  # fmt: skip
         worker.wait_until_caught_up(timeout_s=180)
     lake = folder / "lake"
-    lake_env = {
-        "KAFKA_BOOTSTRAP_SERVERS": stream_env.bootstrap,
-        "USAGE_PIPELINE_TOPICS__NAMESPACE": stream_env.namespace,
-        "USAGE_PIPELINE_SINK__LAKE_DIR": str(lake),
-        "USAGE_PIPELINE_SINK__FLUSH_SECONDS": "1",
-        "USAGE_PIPELINE_AGGREGATE__DATABASE": str(lake / "aggregates.duckdb"),
-    }
+    sink_env = lake_env(stream_env.bootstrap, stream_env.namespace, lake)
     places = {"worker log": stream_env.log_file.read_bytes()}
     for command in (
         ("sink", "--until-caught-up"),
         ("aggregate", "build"),
         ("aggregate", "query", "select * from usage"),
     ):
-        result = cli(*command, env=lake_env)
+        result = cli(*command, env=sink_env)
         assert result.returncode == 0, result.stderr[-2000:]
         places[" ".join(command)] = result.stdout + result.stderr
     topics = [p.output for p in POLICY.purposes.values()] + [DEAD_LETTER_TOPIC, KEY_LINKS_TOPIC]

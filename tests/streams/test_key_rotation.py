@@ -23,7 +23,7 @@ from streams.key_links import KEY_LINKS_TOPIC, KeyLink, read_key_links
 from streams.policy.loader import load_policy
 from streams.secret_key import PseudonymizationKeyError, load_pseudonymizer
 from streams.supervisor import WorkerProcess
-from tests.streams.pipeline_run import REPO, cli, feature_used, granted, publish
+from tests.streams.pipeline_run import REPO, cli, feature_used, granted, lake_env, publish
 from usage_pipeline.settings import StreamSettings
 
 POLICY = load_policy(REPO / "config" / "anonymization.yaml")
@@ -93,13 +93,7 @@ def _run_phase(stream_env, env: dict[str, str], events: list[dict]) -> Phase:
 def rotation(stream_env, tmp_path_factory) -> Rotation:
     folder = tmp_path_factory.mktemp("rotation")
     lake = folder / "lake"
-    sink_env = {
-        "KAFKA_BOOTSTRAP_SERVERS": stream_env.bootstrap,
-        "USAGE_PIPELINE_TOPICS__NAMESPACE": stream_env.namespace,
-        "USAGE_PIPELINE_SINK__LAKE_DIR": str(lake),
-        "USAGE_PIPELINE_SINK__FLUSH_SECONDS": "1",
-        "USAGE_PIPELINE_AGGREGATE__DATABASE": str(lake / "aggregates.duckdb"),
-    }
+    sink_env = lake_env(stream_env.bootstrap, stream_env.namespace, lake)
     key_a, key_b = folder / "a.key", folder / "b.key"
     id_a = _write_key(key_a)
     phases = []

@@ -31,7 +31,7 @@ from usage_pipeline.settings import Settings, load_settings
 
 
 def demo(
-    events: int = typer.Option(200_000, "--events", "-n", min=1, help="Events to simulate."),
+    events: int = typer.Option(1_000_000, "--events", "-n", min=1, help="Events to simulate."),
     days: int = typer.Option(30, "--days", min=1, help="Days of activity."),
     seed: int = typer.Option(42, "--seed", help="Seed of the simulation."),
 ) -> None:
