@@ -41,11 +41,15 @@ def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> fau
     """A faust app with the consent table and the anonymizing agent."""
     stream = settings.stream
     namespace = settings.topics.namespace
+    # faust keeps table metadata in datadir, by default beside the working directory.
+    datadir = settings.home / "faust" / (namespace + stream.app_id)
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         namespace + stream.app_id,
         broker=f"kafka://{address(cluster)}",
         broker_credentials=faust_credentials(cluster),
         store=stream.store,
+        datadir=datadir,
         topic_partitions=settings.topics.partitions,
         topic_replication_factor=settings.topics.replication_factor,
         web_enabled=False,
