@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import signal
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -46,6 +48,7 @@ def demo(
     settings = load_settings()
     policy = load_policy(settings.stream.policy_file)
     namespace = settings.topics.namespace
+    interrupted = _record_interrupts()
     try:
         with ExitStack() as started:
             if not settings.kafka.bootstrap_servers:
@@ -97,7 +100,10 @@ def demo(
             leaks = scan_pipeline(settings, admin)  # lake, database, dead letters, logs
             with err.status("Stopping what the demo started ..."):
                 started.close()
-    except KeyboardInterrupt:
+    except BaseException:
+        # librdkafka can turn a Ctrl-C into a SystemError: the recorded signal tells.
+        if not interrupted.is_set():
+            raise
         # The ExitStack has stopped the worker and the broker by now.
         err.print("Interrupted: stopped what the demo started.")
         raise typer.Exit(130) from None
@@ -128,6 +134,18 @@ def demo(
     print_report(leaks, show=50)
     if leaks.exit_code:
         raise typer.Exit(leaks.exit_code)
+
+
+def _record_interrupts() -> threading.Event:
+    """An event set by Ctrl-C (SIGINT), which still raises KeyboardInterrupt as usual."""
+    interrupted = threading.Event()
+
+    def on_interrupt(_signum: int, _frame: object) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    return interrupted
 
 
 def _key_env(settings: Settings) -> dict[str, str]:
