@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -65,24 +65,33 @@ class WorkerProcess:
         return consumer_lag(self.cluster, self.group, list(raw_topics(self.namespace)))
 
     def wait_until_caught_up(
-        self, timeout_s: float = 600.0, stall_s: float = 45.0, poll_s: float = 0.5
+        self,
+        timeout_s: float | None = 600.0,
+        stall_s: float = 45.0,
+        poll_s: float = 0.5,
+        on_lag: Callable[[int], None] | None = None,
     ) -> None:
         """Block until every raw record is committed; raise if the worker dies or is too slow.
+
+        ``timeout_s`` None waits as long as the worker makes progress; ``on_lag`` hears the
+        lag after every poll (for a progress bar).
 
         A worker whose lag has not moved for ``stall_s`` is restarted, as a liveness probe
         would: we have seen faust-streaming stop fetching one partition after a rebalance,
         and at-least-once delivery makes a restart safe. The default leaves room for a
         restart on a loaded machine, where faust takes 20 s and more to rejoin its group.
         """
-        deadline = time.monotonic() + timeout_s
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         last_lag, last_progress = self.lag(), time.monotonic()
         while last_lag > 0:
             if self.process is not None and self.process.poll() is not None:
                 raise WorkerExitedError(f"the stream worker exited: {self.log_tail()}")
-            if time.monotonic() > deadline:
+            if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"the stream worker is still behind: {self.log_tail()}")
             time.sleep(poll_s)
             lag = self.lag()
+            if on_lag is not None:
+                on_lag(lag)
             if lag != last_lag:
                 last_lag, last_progress = lag, time.monotonic()
             elif time.monotonic() - last_progress > stall_s:

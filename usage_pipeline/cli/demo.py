@@ -11,6 +11,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from aggregates.build import build
@@ -79,8 +80,7 @@ def demo(
             )
             start = time.perf_counter()
             publish_simulation(settings, config, None)
-            with err.status("Waiting for the stream worker to process every event ..."):
-                worker.wait_until_caught_up()
+            _wait_for_worker(worker)
             with err.status(
                 f"Writing the clean topics into the lake ({settings.sink.lake_dir}/) ..."
             ):
@@ -134,6 +134,26 @@ def demo(
     print_report(leaks, show=50)
     if leaks.exit_code:
         raise typer.Exit(leaks.exit_code)
+
+
+def _wait_for_worker(worker: WorkerProcess) -> None:
+    """Wait, with a progress bar, until the worker has committed every raw record; there is
+    no deadline while it makes progress (a stalled worker is restarted)."""
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+    with progress:
+        backlog = worker.lag()
+        task = progress.add_task("anonymizing", total=backlog)
+        worker.wait_until_caught_up(
+            timeout_s=None,
+            on_lag=lambda lag: progress.update(task, completed=max(backlog - lag, 0)),
+        )
+        progress.update(task, completed=backlog)
 
 
 def _record_interrupts() -> threading.Event:
