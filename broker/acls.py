@@ -61,7 +61,8 @@ GRANTS: tuple[Grant, ...] = (
         "prefixed",
         ("CREATE", "READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS"),
     ),
-    # The faust group itself and the consent replay reader, "{app}-consent-replay".
+    # The faust group itself, the consent replay reader "{app}-consent-replay" and the
+    # reader of records the consumer skipped, "{app}-skipped-reader".
     Grant("stream", "group", "{app}", "prefixed", ("READ",)),
     Grant("sink", "topic", "{ns}" + CLEAN_PREFIX, "prefixed", ("READ", "DESCRIBE")),
     Grant("sink", "group", "{sink}", "literal", ("READ",)),

@@ -168,20 +168,82 @@ def consumer_lag(cluster: Cluster, group: str, topics: list[str], timeout_s: flo
     """Records in ``topics`` that ``group`` has not committed yet (all of them if it never did)."""
     consumer = Consumer({**connection_config(cluster), "group.id": group})
     try:
-        metadata = consumer.list_topics(timeout=timeout_s)
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            if topic in metadata.topics
-            for p in metadata.topics[topic].partitions
-        ]
-        committed = _retrying(lambda: consumer.committed(partitions, timeout=timeout_s))
-        lag = 0
-        for tp in committed:
-            low, high = _watermarks(consumer, tp, timeout_s)
-            position = tp.offset if tp.offset >= 0 else low
-            lag += max(0, high - position)
-        return lag
+        return sum(
+            high - position
+            for position, high in _positions(consumer, topics, timeout_s).values()
+            if high > position
+        )
+    finally:
+        consumer.close()
+
+
+def committed_positions(
+    cluster: Cluster, group: str, topics: list[str], timeout_s: float = 10.0
+) -> dict[tuple[str, int], int]:
+    """Per (topic, partition), where ``group`` resumes: its committed offset, else the log start."""
+    consumer = Consumer({**connection_config(cluster), "group.id": group})
+    try:
+        return {
+            key: position for key, (position, _) in _positions(consumer, topics, timeout_s).items()
+        }
+    finally:
+        consumer.close()
+
+
+def _positions(
+    consumer: Consumer, topics: list[str], timeout_s: float
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """Per partition of ``topics``: the group's resume position and the high watermark."""
+    metadata = consumer.list_topics(timeout=timeout_s)
+    partitions = [
+        TopicPartition(topic, p)
+        for topic in topics
+        if topic in metadata.topics
+        for p in metadata.topics[topic].partitions
+    ]
+    committed = _retrying(lambda: consumer.committed(partitions, timeout=timeout_s))
+    positions = {}
+    for tp in committed:
+        low, high = _watermarks(consumer, tp, timeout_s)
+        positions[(tp.topic, tp.partition)] = (max(tp.offset, low), high)
+    return positions
+
+
+def read_range(
+    cluster: Cluster, topic: str, partition: int, start: int, end: int, group: str
+) -> list[Message]:
+    """The records a partition holds from offset ``start`` up to, not including, ``end``.
+
+    A compacted topic may hold none of them. Records deleted by retention are not there to
+    read: reading starts at the log start if that is later. ``group`` only names the client
+    to the broker's ACLs; nothing is committed.
+    """
+    consumer = Consumer(
+        {
+            **connection_config(cluster),
+            "group.id": group,
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    try:
+        consumer.assign([TopicPartition(topic, partition, start)])
+        records: list[Message] = []
+        while True:
+            message = consumer.poll(10.0)
+            if message is None:
+                raise KafkaException(
+                    KafkaError(KafkaError._TIMED_OUT, f"reading {topic}[{partition}]")
+                )
+            error = message.error()
+            if error is not None and error.code() == KafkaError._PARTITION_EOF:
+                return records
+            if error is not None:
+                raise KafkaException(error)
+            if message.offset() >= end:
+                return records
+            records.append(message)
     finally:
         consumer.close()
 

@@ -202,7 +202,9 @@ class LocalBroker:
         return True
 
     def _format_storage(self, java: str, classpath: str) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # read as an option; Kafka's own ids avoid it too
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             [java, "-cp", classpath, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
              "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,

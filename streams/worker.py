@@ -1,10 +1,11 @@
 """The faust-streaming worker: raw topics in; clean topics and dead letters out; consent in a table.
 
-Delivery is at least once. A batch from ``take_events`` is acknowledged when the loop comes
-back for the next one, so every output of the batch, and every consent change written to
-the table's changelog, is acknowledged by the broker before that happens. faust also
-acknowledges a batch whose processing was interrupted (a stop, an error): the worker then
-exits at once, before that acknowledgement can be committed, and a restart redoes the batch.
+Delivery is at least once. The worker commits raw offsets from its own ledger
+(``streams/offsets.py``), not from faust's acknowledgements: a batch counts as processed
+once every output it produced, and every consent change written to the table's changelog,
+is acknowledged by the broker. Records the consumer skipped (faust can deliver a partition
+with a jump in it) are read back from the broker and processed with the batch. A batch
+whose processing is interrupted makes the worker exit; a restart resumes at the last commit.
 Concurrency is 1 (faust-streaming #606: with more, offsets can be committed past unprocessed
 messages).
 
@@ -21,12 +22,15 @@ import os
 from typing import Any
 
 import faust
+from faust.types import TP
 
-from broker.admin import read_topic
+from broker.admin import committed_positions, read_range, read_topic
 from broker.security import Cluster, address, faust_credentials
 from schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
 from streams.consent import ConsentState
 from streams.deadletter import Source
+from streams.faust_commits import commit_from_ledger
+from streams.offsets import Gap, OffsetLedger, SourceRecord
 from streams.output import OutputProducer
 from streams.processor import Processor, forget_consent
 from usage_pipeline.settings import Settings
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 
 CONSENT_TABLE = "consent"
 EXIT_MID_BATCH = 75  # EX_TEMPFAIL: stopped mid-batch; a restart processes the batch again
+SKIPPED_READER = "-skipped-reader"  # suffix of the client that reads skipped records back
 
 
 def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> faust.App:
@@ -59,6 +64,8 @@ def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> fau
         broker_commit_every=stream.batch_max,
         broker_commit_interval=1.0,
     )
+    ledger = OffsetLedger()
+    commit_from_ledger(app, ledger)
     # Keyed by subject. use_partitioner: a batch mixes partitions, so the changelog partition
     # is the key's murmur2 partition (the raw topics' own), not the current event's.
     consent = app.Table(
@@ -69,7 +76,10 @@ def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> fau
         use_partitioner=True,
     )
     consent_topic = raw_topic(CONSENT_FAMILY, namespace)
-    source = app.topic(*raw_topics(namespace), key_serializer="raw", value_serializer="raw")
+    # acks off: faust keeps no offsets for the raw topics; the ledger's positions are committed.
+    source = app.topic(
+        *raw_topics(namespace), key_serializer="raw", value_serializer="raw", acks=False
+    )
     outputs = OutputProducer(cluster, settings.producer, f"{app.conf.id}-outputs")
 
     def store(update: tuple[str, ConsentState | None] | None) -> None:
@@ -95,16 +105,49 @@ def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> fau
                 store(processor.replay_consent(value, consent.get))
         log.info("consent replayed: %d records", len(records))
 
-    def process_batch(batch: list[faust.EventT]) -> None:
+    async def read_skipped(gaps: list[Gap]) -> list[SourceRecord]:
+        loop = asyncio.get_running_loop()
+        records = []
+        for gap in gaps:
+            messages = await loop.run_in_executor(
+                None,
+                lambda gap=gap: read_range(
+                    cluster,
+                    gap.topic,
+                    gap.partition,
+                    gap.start,
+                    gap.end,
+                    group=app.conf.id + SKIPPED_READER,
+                ),
+            )
+            # None read back is a compacted topic's gap; any is a record the consumer skipped.
+            log.log(
+                logging.WARNING if messages else logging.INFO,
+                "%s[%d] offsets %d to %d did not arrive: %d record(s) read back from the broker",
+                gap.topic,
+                gap.partition,
+                gap.start,
+                gap.end - 1,
+                len(messages),
+            )
+            records += [
+                SourceRecord(m.topic(), m.partition(), m.offset(), m.key(), m.value())
+                for m in messages
+            ]
+        return records
+
+    def process_batch(records: list[SourceRecord]) -> None:
         # Consent changes first: a withdrawal read in this batch covers the whole batch.
-        for event in sorted(batch, key=lambda e: e.message.topic != consent_topic):
-            message = event.message
-            if message.value is None and message.topic == consent_topic:
-                store(forget_consent(message.key, consent.get))  # a subject's erasure
+        # Within a partition, offset order.
+        for record in sorted(
+            records, key=lambda r: (r.topic != consent_topic, r.topic, r.partition, r.offset)
+        ):
+            if record.value is None and record.topic == consent_topic:
+                store(forget_consent(record.key, consent.get))  # a subject's erasure
                 continue
             outcome = processor.process(
-                message.value or b"",
-                Source(message.topic, message.partition, message.offset),
+                record.value or b"",
+                Source(record.topic, record.partition, record.offset),
                 consent.get,
             )
             if outcome.consent_update is not None:
@@ -113,26 +156,46 @@ def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> fau
             for output in outcome.outputs:
                 outputs.send(output)
 
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(_sender: faust.App, revoked: set[TP], **_: Any) -> None:
+        # Sent after faust waited for the batch in flight and committed.
+        ledger.forget((tp.topic, tp.partition) for tp in revoked)
+
     @app.agent(source, concurrency=1, name=f"{namespace}anonymize")
     async def anonymize(events: faust.StreamT[Any]) -> None:
+        loop = asyncio.get_running_loop()
         replayed = False
         async for batch in events.take_events(stream.batch_max, within=stream.batch_within_s):
             try:
                 if not replayed:  # here, not before the loop: table recovery is over by now
                     await replay_consent()
                     replayed = True
-                process_batch(batch)
-                # Everything this batch produced is acknowledged before the batch is.
-                await asyncio.get_running_loop().run_in_executor(None, outputs.flush)
+                records = [
+                    SourceRecord(m.topic, m.partition, m.offset, m.key, m.value)
+                    for m in (event.message for event in batch)
+                ]
+                if unknown := ledger.unknown(records):
+                    topics = sorted({topic for topic, _ in unknown})
+                    ledger.start_from(
+                        await loop.run_in_executor(
+                            None, committed_positions, cluster, app.conf.id, topics
+                        )
+                    )
+                gaps = ledger.gaps(records)
+                if gaps:
+                    records += await read_skipped(gaps)
+                process_batch(records)
+                # Everything this batch produced is acknowledged before the ledger moves.
+                await loop.run_in_executor(None, outputs.flush)
+                while app.producer.buffer.size:  # its flush() gives up after 0.1 s idle
+                    await app.producer.buffer.flush()
+                await app.producer.flush()
+                ledger.advance(records, gaps)
             except BaseException:
-                # take_events acknowledges a batch when its generator closes, processed or
-                # not (a `finally` in faust), and a stopping worker commits what is acked.
-                # Leaving before that can happen keeps delivery at least once.
-                log.critical("stopped mid-batch: exiting without acknowledging %d", len(batch))
+                # Leaving at once keeps delivery at least once and simple: nothing of this
+                # batch is in the ledger, and a restart resumes at the last commit.
+                log.critical("stopped mid-batch: exiting without committing %d", len(batch))
                 logging.shutdown()
                 os._exit(EXIT_MID_BATCH)
-            while app.producer.buffer.size:  # its flush() gives up after 0.1 s without progress
-                await app.producer.buffer.flush()
-            await app.producer.flush()
 
     return app

@@ -89,12 +89,6 @@ def crash_env(tmp_path: Path) -> Iterator[CrashEnv]:
 
 
 @pytest.mark.timeout(2400)
-# Known defect, not a flaky test: in about half the runs the faust worker commits raw offsets
-# past records it never processed (seen: crash.raw.email[0] 431-444 in no clean topic and no
-# dead letter, the group's offset at the partition's end) around a broker restart and
-# supervisor restarts. Suspect faust's gap bookkeeping (Consumer._drain_messages/_add_gap,
-# _new_offset). Issue 8 stays open until this passes every time; see its closing note.
-@pytest.mark.xfail(reason="faust commits past unprocessed records after restarts", strict=False)
 def test_kill_9_of_worker_and_sink_and_a_broker_restart_lose_and_repeat_nothing(crash_env):
     """Every acknowledged event is in the lake exactly once per purpose it qualifies for.
 
