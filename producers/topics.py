@@ -10,13 +10,16 @@ DAY_MS = 24 * 3600 * 1000
 
 
 def raw_topic_specs(settings: TopicSettings) -> list[TopicSpec]:
-    """Raw event topics delete after ``raw_retention_days``; consent is compacted instead."""
-    retention = {
-        "cleanup.policy": "delete",
-        "retention.ms": str(int(settings.raw_retention_days * DAY_MS)),
+    """Raw event topics delete after ``raw_retention_days``; consent is compacted within it."""
+    retention_ms = settings.raw_retention_ms
+    retention = {"cleanup.policy": "delete", "retention.ms": str(retention_ms)}
+    # Latest decision per subject and purpose is kept for as long as the subject exists;
+    # superseded ones (and an erased subject's) are compacted away within the raw retention.
+    consent = {
+        "cleanup.policy": "compact",
+        "min.compaction.lag.ms": str(min(DAY_MS, retention_ms)),  # Kafka wants min <= max
+        "max.compaction.lag.ms": str(retention_ms),
     }
-    # Latest decision per subject and purpose is kept for as long as the subject exists.
-    consent = {"cleanup.policy": "compact", "min.compaction.lag.ms": str(DAY_MS)}
     consent_topic = raw_topic(CONSENT_FAMILY, settings.namespace)
     return [
         TopicSpec(

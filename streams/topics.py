@@ -15,7 +15,7 @@ DEAD_LETTER_RETENTION_DAYS = 30
 def stream_topic_specs(policy: Policy, settings: TopicSettings) -> list[TopicSpec]:
     """Clean topics keep what raw topics keep; dead letters (redacted) are kept 30 days; key
     links are compacted (each pair once) and kept until deleted (docs/keys.md)."""
-    clean = {"retention.ms": str(int(settings.raw_retention_days * DAY_MS))}
+    clean = {"retention.ms": str(settings.raw_retention_ms)}
     dead = {"retention.ms": str(DEAD_LETTER_RETENTION_DAYS * DAY_MS)}
     names = sorted({settings.namespace + p.output for p in policy.purposes.values()})
     specs = [TopicSpec(n, settings.partitions, clean, settings.replication_factor) for n in names]

@@ -74,6 +74,8 @@ def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> fau
         partitions=settings.topics.partitions,
         schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
         use_partitioner=True,
+        # Superseded and erased subjects' states are compacted away within the raw retention.
+        extra_topic_configs={"max.compaction.lag.ms": str(settings.topics.raw_retention_ms)},
     )
     consent_topic = raw_topic(CONSENT_FAMILY, namespace)
     # acks off: faust keeps no offsets for the raw topics; the ledger's positions are committed.

@@ -99,6 +99,11 @@ class TopicSettings(Section):
         7.0, gt=0, description="Retention of raw topics, which hold personal data in the clear."
     )
 
+    @property
+    def raw_retention_ms(self) -> int:
+        """``raw_retention_days`` in milliseconds, as Kafka's topic configs take it."""
+        return int(self.raw_retention_days * 24 * 3600 * 1000)
+
 
 class ProducerSettings(Section):
     """How the producer library batches, compresses and bounds its queue."""

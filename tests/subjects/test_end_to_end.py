@@ -259,6 +259,9 @@ def test_receipt_records_what_was_done_and_holds_no_personal_data(pipeline, stre
     assert receipt["done"]["lake"]["service"]["rows_unlinked"] == receipt["found"]["lake"][
         "service"]["rows"]  # fmt: skip
     assert receipt["expires"][stream_env.topic("raw.usage")]["gone_by"] > receipt["finished_at"]
+    # Compacted topics have a deadline too: max.compaction.lag.ms is the raw retention.
+    for compacted in (stream_env.topic("raw.consent"), stream_env.group + "-consent-changelog"):
+        assert receipt["expires"][compacted]["gone_by"] > receipt["finished_at"], compacted
     assert receipt["empty"] is False
 
 
