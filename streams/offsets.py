@@ -65,17 +65,16 @@ class OffsetLedger:
     def gaps(self, records: Iterable[SourceRecord]) -> list[Gap]:
         """The ranges between what was processed and what these records bring, per partition.
 
-        Records below the position are repeats and fine (at least once). A partition the
-        ledger has not seen starts at its lowest record here.
+        Records below the position are repeats and fine (at least once). Every partition
+        must have a position (``start_from``): a guessed start could hide a gap.
         """
         offsets: dict[Partition, list[int]] = defaultdict(list)
         for record in records:
             offsets[(record.topic, record.partition)].append(record.offset)
         gaps = []
         for (topic, partition), seen in offsets.items():
-            seen.sort()
-            expected = self._next.get((topic, partition), seen[0])
-            for offset in seen:
+            expected = self._next[(topic, partition)]
+            for offset in sorted(seen):
                 if offset > expected:
                     gaps.append(Gap(topic, partition, expected, offset))
                 expected = max(expected, offset + 1)

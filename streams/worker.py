@@ -29,7 +29,7 @@ from broker.security import Cluster, address, faust_credentials
 from schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
 from streams.consent import ConsentState
 from streams.deadletter import Source
-from streams.faust_commits import commit_from_ledger
+from streams.faust_commits import BatchGate, commit_from_ledger
 from streams.offsets import Gap, OffsetLedger, SourceRecord
 from streams.output import OutputProducer
 from streams.processor import Processor, forget_consent
@@ -65,7 +65,8 @@ def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> fau
         broker_commit_interval=1.0,
     )
     ledger = OffsetLedger()
-    commit_from_ledger(app, ledger)
+    gate = BatchGate()
+    commit_from_ledger(app, ledger, gate)
     # Keyed by subject. use_partitioner: a batch mixes partitions, so the changelog partition
     # is the key's murmur2 partition (the raw topics' own), not the current event's.
     consent = app.Table(
@@ -160,44 +161,58 @@ def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> fau
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(_sender: faust.App, revoked: set[TP], **_: Any) -> None:
-        # Sent after faust waited for the batch in flight and committed.
+        # Sent after faust waited for the batch in flight and committed; the gate stays
+        # closed until recovery is over, so no batch runs meanwhile.
         ledger.forget((tp.topic, tp.partition) for tp in revoked)
+
+    async def positions_of(records: list[SourceRecord]) -> None:
+        # Partitions new to the ledger start at the group's committed offset.
+        if unknown := ledger.unknown(records):
+            topics = sorted({topic for topic, _ in unknown})
+            positions = await asyncio.get_running_loop().run_in_executor(
+                None, committed_positions, cluster, app.conf.id, topics
+            )
+            ledger.start_from({p: positions[p] for p in unknown if p in positions})
 
     @app.agent(source, concurrency=1, name=f"{namespace}anonymize")
     async def anonymize(events: faust.StreamT[Any]) -> None:
         loop = asyncio.get_running_loop()
         replayed = False
         async for batch in events.take_events(stream.batch_max, within=stream.batch_within_s):
-            try:
-                if not replayed:  # here, not before the loop: table recovery is over by now
-                    await replay_consent()
-                    replayed = True
-                records = [
-                    SourceRecord(m.topic, m.partition, m.offset, m.key, m.value)
-                    for m in (event.message for event in batch)
-                ]
-                if unknown := ledger.unknown(records):
-                    topics = sorted({topic for topic, _ in unknown})
-                    ledger.start_from(
-                        await loop.run_in_executor(
-                            None, committed_positions, cluster, app.conf.id, topics
-                        )
+            async with gate.batch():
+                try:
+                    if not replayed:  # here, not before the loop: table recovery is over
+                        await replay_consent()
+                        replayed = True
+                    # Records of partitions lost in a rebalance are left to their new owner,
+                    # which reads them from the group's committed offset.
+                    assigned = app.consumer.assignment()
+                    records = [
+                        SourceRecord(m.topic, m.partition, m.offset, m.key, m.value)
+                        for m in (event.message for event in batch)
+                        if m.tp in assigned
+                    ]
+                    await positions_of(records)
+                    gaps = ledger.gaps(records)
+                    if gaps:
+                        records += await read_skipped(gaps)
+                    process_batch(records)
+                    # Everything this batch produced is acknowledged before the ledger moves.
+                    await loop.run_in_executor(None, outputs.flush)
+                    while app.producer.buffer.size:  # its flush() gives up after 0.1 s idle
+                        await app.producer.buffer.flush()
+                    await app.producer.flush()
+                    ledger.advance(records, gaps)
+                except BaseException as exc:
+                    # Leaving at once keeps delivery at least once and simple: nothing of
+                    # this batch is in the ledger, and a restart resumes at the last commit.
+                    # The exception's type only: its text could quote an event.
+                    log.critical(
+                        "stopped mid-batch (%s): exiting without committing %d",
+                        type(exc).__name__,
+                        len(batch),
                     )
-                gaps = ledger.gaps(records)
-                if gaps:
-                    records += await read_skipped(gaps)
-                process_batch(records)
-                # Everything this batch produced is acknowledged before the ledger moves.
-                await loop.run_in_executor(None, outputs.flush)
-                while app.producer.buffer.size:  # its flush() gives up after 0.1 s idle
-                    await app.producer.buffer.flush()
-                await app.producer.flush()
-                ledger.advance(records, gaps)
-            except BaseException:
-                # Leaving at once keeps delivery at least once and simple: nothing of this
-                # batch is in the ledger, and a restart resumes at the last commit.
-                log.critical("stopped mid-batch: exiting without committing %d", len(batch))
-                logging.shutdown()
-                os._exit(EXIT_MID_BATCH)
+                    logging.shutdown()
+                    os._exit(EXIT_MID_BATCH)
 
     return app

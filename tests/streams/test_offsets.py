@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -73,12 +74,9 @@ def test_committed_positions_are_not_offered_again():
     assert ledger.committable() == {(TOPIC, 0): 3}
 
 
-def test_a_partition_missing_from_the_start_positions_starts_at_its_first_record():
-    ledger = OffsetLedger()
-    batch = records(40, 41, partition=2)
-    assert ledger.gaps(batch) == []
-    ledger.advance(batch)
-    assert ledger.committable() == {(TOPIC, 2): 42}
+def test_a_partition_without_a_start_position_is_refused_rather_than_guessed():
+    with pytest.raises(KeyError):
+        OffsetLedger().gaps(records(40, 41, partition=2))
 
 
 def test_start_positions_do_not_move_a_partition_already_in_progress():
