@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from audit.detectors import CANDIDATE, Detector
 from audit.report import Location
-from broker.admin import admin_client, read_topic
+from broker.admin import admin_client, iter_topic
 from broker.security import Cluster
 
 Item = tuple[Location, str]
@@ -130,7 +130,7 @@ def kafka_topic(
 
     A JSON object value is opened: each string (and key) is reported with its field path.
     """
-    for message in read_topic(cluster, topic):
+    for message in iter_topic(cluster, topic):
         place = {"partition": message.partition(), "offset": message.offset()}
         parts: list[tuple[str, bytes | str | None]] = [("key", message.key())]
         parts += [(f"header.{k}", v) for k, v in message.headers() or []]

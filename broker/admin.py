@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -284,6 +284,13 @@ def read_topic(
 
     Nothing is committed; ``group`` only names the client to the broker's ACLs.
     """
+    return list(iter_topic(cluster, topic, timeout_s, group))
+
+
+def iter_topic(
+    cluster: Cluster, topic: str, timeout_s: float = 1.0, group: str = "usage-pipeline-reader"
+) -> Iterator[Message]:
+    """The records of :func:`read_topic` one at a time, for topics too big to hold in memory."""
     consumer = Consumer(
         {
             **connection_config(cluster),
@@ -298,17 +305,15 @@ def read_topic(
             raise KafkaException(metadata.error)
         partitions = metadata.partitions
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        messages: list[Message] = []
         at_end: set[int] = set()
         while len(at_end) < len(partitions):
             for message in consumer.consume(1000, timeout=timeout_s):
                 error = message.error()
                 if error is None:
-                    messages.append(message)
+                    yield message
                 elif error.code() == KafkaError._PARTITION_EOF:
                     at_end.add(message.partition())
                 else:
                     raise KafkaException(error)
-        return messages
     finally:
         consumer.close()

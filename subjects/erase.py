@@ -19,9 +19,7 @@ from aggregates.build import build
 from audit.scan import Progress, no_progress
 from broker.clients import producer_config
 from schemas.keys import partition_for
-from schemas.topics import raw_topics
 from streams.sink.lock import lake_lock
-from streams.sink.sink import sink_topics
 from subjects.expiry import topic_expiry
 from subjects.identity import subject_ref
 from subjects.locate import Findings, find_subject
@@ -67,7 +65,9 @@ def erase(
         receipt.scanned = {
             "lake_files": findings.lake_files_scanned,
             "dead_letter_records": findings.dead_letters.records,
+            "kafka_records": sum(t.records for t in findings.in_kafka),
         }
+        receipt.remaining = {t.topic: t.mentions for t in findings.in_kafka if t.mentions}
         receipt.done["lake"] = _rewrite_lake(scope, findings, progress)
         receipt.done["consent"] = _tombstone_consent(scope, findings)
         if findings.lake:
@@ -164,7 +164,5 @@ def _tombstone_consent(scope: Scope, findings: Findings) -> dict[str, int]:
 
 
 def _expiry(scope: Scope, since: dt.datetime) -> dict[str, object]:
-    namespace = scope.settings.topics.namespace
-    topics = [*raw_topics(namespace), *sink_topics(scope.policy, namespace)]
-    topics += [t for t in (scope.changelog_topic,) if t in scope.topics]
-    return topic_expiry(scope.bootstrap, [t for t in topics if t in scope.topics], since)
+    compacted = [t for t in (scope.consent_topic, scope.changelog_topic) if t in scope.topics]
+    return topic_expiry(scope.bootstrap, [*scope.event_topics, *compacted], since)

@@ -15,7 +15,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from audit.scan import Progress, no_progress
-from subjects.locate import ConsentRecord, FileMatch, find_subject
+from subjects.locate import ConsentRecord, FileMatch, TopicMentions, find_subject
 from subjects.receipt import now
 from subjects.scope import Scope
 
@@ -45,18 +45,24 @@ def export(scope: Scope, progress: Progress = no_progress) -> dict[str, Any]:
         },
         "key_links": [key.decode() for key in findings.key_links],
         "outputs_without_identifiers": not_searchable,
-        "dead_letters": {
-            "topic": findings.dead_letters.topic,
-            "topic_exists": findings.dead_letters.exists,
-            "records_scanned": findings.dead_letters.records,
-            "mentioning_subject": findings.dead_letters.mentions,
-        },
+        "dead_letters": _mentions(findings.dead_letters),
+        # Counts only: a record that mentions the subject may be about someone else too.
+        "kafka_topics": [_mentions(topic) for topic in findings.in_kafka],
     }
 
 
 def to_json(document: dict[str, Any]) -> bytes:
     """The document as indented JSON (timestamps in ISO 8601)."""
     return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC)
+
+
+def _mentions(found: TopicMentions) -> dict[str, Any]:
+    return {
+        "topic": found.topic,
+        "topic_exists": found.exists,
+        "records_scanned": found.records,
+        "mentioning_subject": found.mentions,
+    }
 
 
 def _rows(match: FileMatch, scope: Scope) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from confluent_kafka import Message
 
 from audit.scan import Progress as ScanProgress
 from audit.scan import no_progress
-from broker.admin import describe_cluster, read_topic
+from broker.admin import describe_cluster, iter_topic, read_topic
 from broker.security import Cluster
 from schemas.keys import CONSENT_KEY_SEPARATOR
 from streams.sink.layout import LakeLayout
@@ -174,9 +174,11 @@ def topic_mentions(
         rb"(?<![a-z0-9._:@+-])(?:" + b"|".join(re.escape(n.encode()) for n in needles) + rb")"
         rb"(?![a-z0-9._:@+-])"
     )
-    messages = read_topic(bootstrap, topic)
-    mentions = sum(1 for message in messages if pattern.search(_text(message)))
-    return TopicMentions(topic, True, len(messages), mentions)
+    records = mentions = 0
+    for message in iter_topic(bootstrap, topic):
+        records += 1
+        mentions += bool(pattern.search(_text(message)))
+    return TopicMentions(topic, True, records, mentions)
 
 
 def _text(message: Message) -> bytes:
@@ -217,6 +219,7 @@ class Findings:
     table_state: dict[str, Any] | None
     key_links: list[bytes]
     dead_letters: TopicMentions
+    in_kafka: list[TopicMentions]  # raw and clean topics: kept until their retention
 
     def lake_counts(self) -> dict[str, dict[str, int]]:
         """Per purpose: files holding the subject and its rows in them."""
@@ -237,7 +240,8 @@ class Findings:
 
 
 def find_subject(scope: Scope, progress: ScanProgress = no_progress) -> Findings:
-    """Locate the subject in the lake, the consent topic and table, and the dead letters."""
+    """Locate the subject in the lake, the consent topic and table, the dead letters, and the
+    raw and clean topics."""
     files = lake_files(scope.layout, list(scope.policy.purposes))
     advance = progress("lake files", len(files))
     lake = list(find_in_lake(files, scope.identity, advance))
@@ -248,4 +252,9 @@ def find_subject(scope: Scope, progress: ScanProgress = no_progress) -> Findings
     links = key_links(bootstrap, scope.key_links_topic, scope.identity, topics)
     progress("dead letters", None)
     dead = topic_mentions(bootstrap, scope.dead_letter_topic, scope.identity, topics)
-    return Findings(lake, len(files), consent, state, links, dead)
+    advance = progress("raw and clean topics", len(scope.event_topics))
+    in_kafka = []
+    for topic in scope.event_topics:
+        in_kafka.append(topic_mentions(bootstrap, topic, scope.identity, topics))
+        advance(1)
+    return Findings(lake, len(files), consent, state, links, dead, in_kafka)

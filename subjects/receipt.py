@@ -22,8 +22,9 @@ RECEIPT_FORMAT = 1
 
 @dataclass
 class Receipt:
-    """One erasure's record; ``found`` and ``done`` map a store to counts, ``expires`` a copy
-    the pipeline cannot delete record by record to when its retention removes it."""
+    """One erasure's record; ``found`` and ``done`` map a store to counts, ``remaining`` a
+    Kafka topic to its records that mention the subject (Kafka deletes by retention only),
+    ``expires`` such a topic to when its retention removes them."""
 
     subject_ref: str
     key_id: str
@@ -36,6 +37,7 @@ class Receipt:
     scanned: dict[str, int] = field(default_factory=dict)
     found: dict[str, Any] = field(default_factory=dict)
     done: dict[str, Any] = field(default_factory=dict)
+    remaining: dict[str, int] = field(default_factory=dict)
     expires: dict[str, Any] = field(default_factory=dict)
     format: int = RECEIPT_FORMAT
 

@@ -169,7 +169,9 @@ def subject_keys(exported: dict, purpose: str) -> set[tuple]:
     return {tuple(r[c] for c in ROW_KEY) for r in records}
 
 
-def test_export_lists_consent_history_clean_records_by_output_and_dead_letters(pipeline, exported):
+def test_export_lists_consent_history_clean_records_by_output_and_dead_letters(
+    pipeline, exported, stream_env
+):
     own = [e for e in pipeline.events if e["subject"].get("user_id") == pipeline.subject]
     decisions = {
         (e["properties"]["purpose"], e["properties"]["status"])
@@ -190,6 +192,14 @@ def test_export_lists_consent_history_clean_records_by_output_and_dead_letters(p
     assert exported["outputs_without_identifiers"] == ["traffic"]
     assert exported["dead_letters"]["records_scanned"] >= 1
     assert exported["dead_letters"]["mentioning_subject"] == 0
+    # Raw topics hold the subject in the clear, clean ones its pseudonyms, until retention.
+    in_kafka = {t["topic"]: t["mentioning_subject"] for t in exported["kafka_topics"]}
+    assert stream_env.topic("raw.consent") not in in_kafka  # the consent history covers it
+    raw = [stream_env.topic(f"raw.{f}") for f in ("usage", "traffic", "email", "account")]
+    own_events = sum(1 for e in own if e["event_type"] != "consent.changed")
+    assert sum(in_kafka[topic] for topic in raw) >= own_events + 1  # + the bad event
+    assert in_kafka[stream_env.topic("raw.usage")] >= 1  # the bad event
+    assert in_kafka[stream_env.topic("clean.service")] >= 1
 
 
 def test_erase_leaves_nothing_of_the_subject_in_lake_aggregates_or_database(pipeline, erased):
@@ -255,6 +265,7 @@ def test_receipt_records_what_was_done_and_holds_no_personal_data(pipeline, stre
     assert receipt["preconditions"] == {"stream_lag": 0, "sink_lag": 0}
     assert receipt["found"]["lake"]["marketing"]["rows"] > 0
     assert receipt["found"]["dead_letters"] == 0
+    assert receipt["remaining"][stream_env.topic("raw.usage")] >= 1  # until retention
     assert receipt["done"]["consent"]["consent_tombstones"] >= 1
     assert receipt["done"]["lake"]["service"]["rows_unlinked"] == receipt["found"]["lake"][
         "service"]["rows"]  # fmt: skip

@@ -36,7 +36,8 @@ def export_command(
     """Everything the pipeline holds about a subject, as JSON.
 
     Consent history and current state, clean lake records by output, key-rotation links,
-    and how many dead letters mention the subject (expected none: they are redacted).
+    how many dead letters mention the subject (expected none: they are redacted), and how
+    many records of the raw and clean topics do (they stay until the topics' retention).
 
     Needs the pseudonymization key (to compute the subject's pseudonyms); exits 1 without.
     """
