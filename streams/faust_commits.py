@@ -6,14 +6,14 @@ rebalance, on stop) this consumer commits what the ledger says was processed and
 
 With acknowledgements off faust no longer knows that a batch is in flight, so a
 :class:`BatchGate` tells it: a rebalance or a stop waits for the batch to finish before
-committing, and no batch starts until the consumer's flow resumes (after table recovery
-and the seek to the committed offsets).
+committing, and no batch starts until the rebalance is over (table recovery done, the
+partitions seeked to the committed offsets, the flow resumed).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,22 +25,33 @@ from mode import Service
 
 from streams.offsets import OffsetLedger
 
+REBALANCE_POLL_S = 0.1
+
 
 class BatchGate:
-    """Open while the consumer's flow runs; held for the whole of each batch."""
+    """Open while the consumer's flow runs and no rebalance is under way; held for each batch.
 
-    def __init__(self) -> None:
+    ``rebalancing`` is polled (faust sets a flag, with no event to wait on): faust resumes
+    the flow several times during table recovery, so the flow alone does not say that
+    recovery and the seek to the committed offsets are over.
+    """
+
+    def __init__(self, rebalancing: Callable[[], bool] = lambda: False) -> None:
         self._open = asyncio.Event()
         self._open.set()
+        self._rebalancing = rebalancing
         self._batch = asyncio.Lock()
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[None]:
-        """Wait until the flow runs, then hold the gate until the batch is done."""
+        """Wait until batches may run, then hold the gate until the batch is done."""
         while True:
             await self._open.wait()
+            if self._rebalancing():
+                await asyncio.sleep(REBALANCE_POLL_S)
+                continue
             await self._batch.acquire()
-            if self._open.is_set():
+            if self._open.is_set() and not self._rebalancing():
                 break
             self._batch.release()
         try:

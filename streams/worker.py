@@ -65,7 +65,7 @@ def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> fau
         broker_commit_interval=1.0,
     )
     ledger = OffsetLedger()
-    gate = BatchGate()
+    gate = BatchGate(rebalancing=lambda: app.rebalancing)
     commit_from_ledger(app, ledger, gate)
     # Keyed by subject. use_partitioner: a batch mixes partitions, so the changelog partition
     # is the key's murmur2 partition (the raw topics' own), not the current event's.

@@ -40,3 +40,17 @@ def test_no_batch_starts_until_the_flow_resumes():
         return order
 
     assert asyncio.run(scenario()) == ["recovered", "batch starts", "batch ends"]
+
+
+def test_no_batch_starts_while_table_recovery_runs_even_with_the_flow_resumed():
+    async def scenario() -> list[str]:
+        rebalancing = True
+        gate, order = BatchGate(rebalancing=lambda: rebalancing), []
+        batch = asyncio.create_task(run_batch(gate, order, "batch"))
+        await asyncio.sleep(0.3)
+        order.append("recovered")
+        rebalancing = False
+        await batch
+        return order
+
+    assert asyncio.run(scenario()) == ["recovered", "batch starts", "batch ends"]
