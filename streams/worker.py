@@ -61,8 +61,7 @@ def build_app(settings: Settings, cluster: Cluster, processor: Processor) -> fau
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         stream_buffer_maxsize=stream.batch_max * 2,
-        broker_commit_every=stream.batch_max,
-        broker_commit_interval=1.0,
+        broker_commit_interval=1.0,  # commits the ledger (commit_every counts acks: off here)
     )
     ledger = OffsetLedger()
     gate = BatchGate(rebalancing=lambda: app.rebalancing)
