@@ -218,15 +218,7 @@ def read_range(
     read: reading starts at the log start if that is later. ``group`` only names the client
     to the broker's ACLs; nothing is committed.
     """
-    consumer = Consumer(
-        {
-            **connection_config(cluster),
-            "group.id": group,
-            "enable.partition.eof": True,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
-    )
+    consumer = _reader(cluster, group)
     try:
         consumer.assign([TopicPartition(topic, partition, start)])
         records: list[Message] = []
@@ -291,14 +283,7 @@ def iter_topic(
     cluster: Cluster, topic: str, timeout_s: float = 1.0, group: str = "usage-pipeline-reader"
 ) -> Iterator[Message]:
     """The records of :func:`read_topic` one at a time, for topics too big to hold in memory."""
-    consumer = Consumer(
-        {
-            **connection_config(cluster),
-            "group.id": group,
-            "enable.partition.eof": True,
-            "enable.auto.commit": False,
-        }
-    )
+    consumer = _reader(cluster, group)
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics[topic]
         if metadata.error is not None:  # e.g. not allowed to see the topic
@@ -317,3 +302,16 @@ def iter_topic(
                     raise KafkaException(error)
     finally:
         consumer.close()
+
+
+def _reader(cluster: Cluster, group: str) -> Consumer:
+    """A consumer that reads assigned partitions to their end and commits nothing."""
+    return Consumer(
+        {
+            **connection_config(cluster),
+            "group.id": group,
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
