@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import resource
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -52,6 +53,13 @@ def delete_namespace(bootstrap: str, namespace: str) -> None:
     if topics:
         for future in admin.delete_topics(topics, operation_timeout=30).values():
             future.result()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def peak_rss_mib() -> float:

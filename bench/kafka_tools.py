@@ -1,4 +1,5 @@
-"""Kafka's own ProducerPerformance and ConsumerPerformance: resolved once, run, parsed.
+"""Kafka's own tools (ProducerPerformance, ConsumerPerformance, the console producer): resolved
+once, run, parsed.
 
 The jars come from Maven Central through ``bench/kafka-tools/pom.xml`` at the version the
 broker's pom pins, into their own folder of the broker's jar cache (kafka-tools pulls in
@@ -124,11 +125,26 @@ def parse_consumer_output(output: str) -> dict:
     }
 
 
-def _run_tool(jars: Path, main_class: str, arguments: list[str]) -> str:
+def console_produce(jars: Path, bootstrap: str, topic: str, records: list[tuple[str, str]]) -> None:
+    """Publish (key, value) records with Kafka's console producer: a Java client with Kafka's
+    default partitioner, as a service in another language would."""
+    lines = "".join(f"{key}\t{value}\n" for key, value in records)
+    _run_tool(
+        jars,
+        "org.apache.kafka.tools.ConsoleProducer",
+        ["--bootstrap-server", bootstrap, "--topic", topic,
+         "--property", "parse.key=true", "--property", "key.separator=\t",
+         "--producer-property", "acks=all"],
+        stdin=lines,
+    )  # fmt: skip
+
+
+def _run_tool(jars: Path, main_class: str, arguments: list[str], stdin: str | None = None) -> str:
     java, _ = require_java_and_maven()
     result = subprocess.run(
         [java, "-Xmx512m", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
          "-cp", str(jars / "*"), main_class, *arguments],
+        input=stdin,
         capture_output=True,
         text=True,
         check=False,

@@ -34,7 +34,6 @@ bench/results/pipeline-<time>-<commit>.json unless --json names another file.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
 import os
 import secrets
@@ -190,19 +189,6 @@ def payload_file(events: int, folder: Path) -> tuple[Path, float]:
     return path, sum(map(len, lines)) / len(lines)
 
 
-class RestartCounter(logging.Handler):
-    """Counts the supervisor's warnings (each is a restart of a stalled worker) and shows them."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Count and print one warning."""
-        self.count += 1
-        err.print(f"[yellow]{record.getMessage()}[/]", highlight=False)
-
-
 class Pipeline:
     """The worker and sink child processes of one run, in a scratch folder."""
 
@@ -214,8 +200,8 @@ class Pipeline:
         self.lake = root / "lake"
         self.clean_topics = sorted(sink_topics(load_policy(POLICY_FILE), namespace))
         self.env = {
-            # The children run in the scratch folder (faust keeps its data in the working
-            # directory) but import the project from this checkout, like `python -m` here.
+            # The children run in the scratch folder but import the project from this
+            # checkout, like `python -m` here.
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "USAGE_PIPELINE_TOPICS__NAMESPACE": namespace,
@@ -226,11 +212,9 @@ class Pipeline:
         }
         self.worker: WorkerProcess | None = None
         self.sink: subprocess.Popen | None = None
-        self.restarts = RestartCounter()
-        logging.getLogger("streams.supervisor").addHandler(self.restarts)
 
     def start(self, key_file: Path) -> None:
-        """Start the worker and the sink; the worker's faust data stays in the scratch folder."""
+        """Start the worker and the sink."""
         env = {**self.env, "USAGE_PIPELINE_STREAM__PSEUDONYMIZATION_KEY_FILE": str(key_file)}
         self.worker = WorkerProcess(
             self.bootstrap,
@@ -244,7 +228,7 @@ class Pipeline:
         self.sink = self._command("sink")
 
     def wait_for_worker(self, description: str, total: int) -> list[tuple[float, int]]:
-        """Follow the worker until every raw record is committed (restarting it if it stalls)."""
+        """Follow the worker until every raw record is committed."""
         worker = self.worker
         assert worker is not None
         with ThreadPoolExecutor(1) as pool:
@@ -328,7 +312,6 @@ def run_pipeline(pipeline: Pipeline, events: int, key_file: Path) -> dict:
             "events": events,
             "seconds": worker_s,
             "steady_events_per_s": steady_rate(samples),
-            "restarts": pipeline.restarts.count,
             "peak_rss_mib": rss["worker"],
         },
         "sink": {"rows": rows, "seconds": lake_s, "peak_rss_mib": rss["sink"]},
@@ -345,16 +328,12 @@ def run_pipeline(pipeline: Pipeline, events: int, key_file: Path) -> dict:
 def run_baselines(pipeline: Pipeline, events: int, key: bytes, scratch: Path) -> dict:
     """Each stage's baseline, one after the other, alone on the broker; the figures."""
     bootstrap, namespace, settings = pipeline.bootstrap, pipeline.namespace, pipeline.settings
-    out_namespace = f"{namespace}baseline."
-    topics = settings.topics.model_copy(update={"namespace": out_namespace})
-    ensure_raw_topics(bootstrap, topics)
-    ensure_stream_topics(bootstrap, load_policy(POLICY_FILE), topics)
     raw = list(raw_topics(namespace))
     confluent = follow_child(
         "confluent loop (baseline)",
         sum(topic_sizes(bootstrap, raw).values()),
-        lambda: consumer_lag(bootstrap, f"{out_namespace}baseline", raw),
-        run_baseline, bootstrap, namespace, out_namespace, key,
+        lambda: consumer_lag(bootstrap, f"{namespace}baseline.baseline", raw),
+        run_baseline, bootstrap, namespace, key,
     )  # fmt: skip
 
     clean = pipeline.clean_topics
@@ -420,8 +399,8 @@ def print_table(figures: dict, ratios: dict, bootstrap: str, partitions: int) ->
     nan = math.nan
     rows = [
         ("simulate+publish", "bench process", f["publish"], "events"),
-        ("anonymize", "faust worker", f["worker"], "events"),
-        ("  after publishing", "faust worker",
+        ("anonymize", "stream worker", f["worker"], "events"),
+        ("  after publishing", "stream worker",
          {"events_per_s": f["worker"]["steady_events_per_s"], "seconds": nan}, "events"),
         ("write the lake", "sink process", f["sink"], "rows"),
         ("aggregates build", "aggregate build", f["aggregates"], "rows"),
@@ -443,8 +422,6 @@ def print_table(figures: dict, ratios: dict, bootstrap: str, partitions: int) ->
             f"{stage:<22}{process:<17}{run[f'{unit}_per_s']:>10,.0f} {unit:<8}"
             f"{_cell(run.get('seconds', nan), 9, 1)}{_cell(run.get('peak_rss_mib', nan), 14, 0)}"
         )
-    if f["worker"]["restarts"]:
-        print(f"(the worker stalled and was restarted {f['worker']['restarts']} time(s))")
     latency = f["latency"]
     print(f"\nlatency publish -> Parquet (s)   {'rows':>7}{'p50':>8}{'p99':>8}{'max':>8}")
     for name in ("under_load", "at_rest"):

@@ -23,9 +23,10 @@ from confluent_kafka.admin import (
 from broker.admin import admin_client
 from broker.local import local_broker
 from broker.security import Cluster
-from schemas.topics import raw_topic
+from schemas.topics import CONSENT_FAMILY, raw_topic
 from streams.key_links import KEY_LINKS_TOPIC
 from streams.processor import DEAD_LETTER_TOPIC
+from streams.topics import VISITOR_SALTS_TOPIC
 from usage_pipeline.settings import LocalRole, Settings
 
 CLEAN_PREFIX = "clean."
@@ -36,9 +37,9 @@ class Grant:
     """One row of the table: a role may do ``operations`` on the resources ``name`` names."""
 
     role: LocalRole
-    resource: Literal["topic", "group"]
-    # Placeholders: {ns} topic namespace, {app} the faust app id (= its consumer group),
-    # {sink} the sink's consumer group.
+    resource: Literal["topic", "group", "transactional_id"]
+    # Placeholders: {ns} topic namespace, {app} the stream workers' consumer group (and the
+    # prefix of their transactional ids), {sink} the sink's consumer group.
     name: str
     pattern: Literal["literal", "prefixed"]
     operations: tuple[str, ...]
@@ -49,21 +50,19 @@ RAW_PREFIX = raw_topic("", "{ns}")  # "{ns}raw."
 GRANTS: tuple[Grant, ...] = (
     Grant("producer", "topic", RAW_PREFIX, "prefixed", ("WRITE", "DESCRIBE")),
     Grant("stream", "topic", RAW_PREFIX, "prefixed", ("READ", "DESCRIBE")),
+    # Derived consent changes (an unsubscribe) and consent records moved to their subject's
+    # partition are written to raw.consent, in the stream's transactions.
+    Grant("stream", "topic", RAW_PREFIX + CONSENT_FAMILY, "literal", ("WRITE",)),
     Grant("stream", "topic", "{ns}" + CLEAN_PREFIX, "prefixed", ("WRITE", "DESCRIBE")),
     Grant("stream", "topic", "{ns}" + DEAD_LETTER_TOPIC, "literal", ("WRITE", "DESCRIBE")),
     Grant("stream", "topic", "{ns}" + KEY_LINKS_TOPIC, "literal", ("WRITE", "DESCRIBE")),
-    # faust's own topics: the consent table's changelog and the assignor's leader topic,
-    # which the worker creates itself and reads back on recovery.
     Grant(
-        "stream",
-        "topic",
-        "{app}-",
-        "prefixed",
-        ("CREATE", "READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS"),
+        "stream", "topic", "{ns}" + VISITOR_SALTS_TOPIC, "literal", ("READ", "WRITE", "DESCRIBE")
     ),
-    # The faust group itself, the consent replay reader "{app}-consent-replay" and the
-    # reader of records the consumer skipped, "{app}-skipped-reader".
+    # The workers' group (offsets committed in their transactions) and the salts reader.
     Grant("stream", "group", "{app}", "prefixed", ("READ",)),
+    # Each worker's transactional id is "{app}-<instance>".
+    Grant("stream", "transactional_id", "{app}-", "prefixed", ("WRITE", "DESCRIBE")),
     Grant("sink", "topic", "{ns}" + CLEAN_PREFIX, "prefixed", ("READ", "DESCRIBE")),
     Grant("sink", "group", "{sink}", "literal", ("READ",)),
 )
@@ -77,7 +76,11 @@ def pipeline_acls(settings: Settings, users: Mapping[LocalRole, str]) -> list[Ac
         "app": namespace + settings.stream.app_id,
         "sink": namespace + settings.sink.group_id,
     }
-    resource_types = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP}
+    resource_types = {
+        "topic": ResourceType.TOPIC,
+        "group": ResourceType.GROUP,
+        "transactional_id": ResourceType.TRANSACTIONAL_ID,
+    }
     patterns = {"literal": ResourcePatternType.LITERAL, "prefixed": ResourcePatternType.PREFIXED}
     return [
         AclBinding(

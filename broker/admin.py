@@ -313,5 +313,7 @@ def _reader(cluster: Cluster, group: str) -> Consumer:
             "enable.partition.eof": True,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            # Only what committed transactions wrote: aborted outputs never count.
+            "isolation.level": "read_committed",
         }
     )

@@ -17,7 +17,7 @@ def producer_config(cluster: Cluster, settings: ProducerSettings, client_id: str
         "client.id": client_id,
         "enable.idempotence": True,
         "acks": "all",
-        # Kafka's Java client and aiokafka hash keys with murmur2; librdkafka's default differs.
+        # Kafka's Java client hashes keys with murmur2; librdkafka's default differs.
         "partitioner": "murmur2_random",
         "linger.ms": settings.linger_ms,
         "compression.type": settings.compression,

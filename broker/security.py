@@ -1,4 +1,4 @@
-"""Who a Kafka client is: its address and login, as librdkafka config or faust credentials.
+"""Who a Kafka client is: its address and login, as librdkafka configuration.
 
 A client is given a ``Cluster``: either a bare address (PLAINTEXT, no login, as the tests'
 plain broker wants) or ``KafkaSettings`` with ``bootstrap_servers`` resolved and the
@@ -8,12 +8,9 @@ helpers except into the client's own configuration.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TypeAlias
 
 from usage_pipeline.settings import KafkaSettings
-
-if TYPE_CHECKING:
-    from faust.auth import SASLCredentials
 
 Cluster: TypeAlias = str | KafkaSettings
 
@@ -61,24 +58,6 @@ def connection_config(cluster: Cluster) -> dict[str, str]:
             "sasl.password": login[1],
         }
     return config
-
-
-def faust_credentials(cluster: Cluster) -> SASLCredentials | None:
-    """faust's ``broker_credentials`` (aiokafka SCRAM login) for ``cluster``; None for PLAINTEXT."""
-    login = None if isinstance(cluster, str) else sasl_login(cluster)
-    if login is None or isinstance(cluster, str):
-        return None
-    # Imported here so that producers, which never run faust, do not pay for importing it.
-    from aiokafka.helpers import create_ssl_context
-    from faust.auth import SASLCredentials
-
-    return SASLCredentials(
-        username=login[0],
-        password=login[1],
-        mechanism=cluster.sasl_mechanism,
-        # faust switches the protocol to SASL_SSL when it is given an SSL context.
-        ssl_context=create_ssl_context() if cluster.security_protocol == "SASL_SSL" else None,
-    )
 
 
 def client_env(cluster: Cluster) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Record keys and partitions: the contract that puts a subject's events and consent together.
 
-Every raw event is keyed by its subject, and lands on the partition Kafka's Java client and
-aiokafka (faust) would choose for that key: murmur2, positive, modulo the partition count.
+Every raw event is keyed by its subject, and lands on the partition Kafka's Java client
+would choose for that key: murmur2, positive, modulo the partition count.
 Consent records are keyed by subject *and* purpose so that log compaction keeps the latest
 decision for each purpose, but they are placed on their subject's partition explicitly.
 """

@@ -1,13 +1,14 @@
 """One raw record in, its clean outputs (or a dead letter) out: the stream's logic without I/O.
 
-The faust worker and the plain confluent-kafka baseline both call ``Processor.process``; it
-never raises for a bad event.
+The transactional worker (``streams/worker/``) and the benchmarks' plain confluent-kafka
+loop both call ``Processor.process``; it never raises for a bad event.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
@@ -22,21 +23,14 @@ from streams.anonymizer import Anonymizer
 from streams.consent import WITHDRAWN, ConsentState, apply_change, consent_for, epoch_us
 from streams.deadletter import Source, dead_letter
 from streams.key_links import KEY_LINKS_TOPIC, KeyLink, RecentLinks
+from streams.output import Output
 
 DEAD_LETTER_TOPIC = "dead.letter"
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d3a52-3c41-4d0e-9a57-3f0b1c9e2d74")
 SOURCE_NAME = "usage-pipeline-stream"
-
-
-@dataclass(frozen=True)
-class Output:
-    """A record to produce."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    partition: int | None = None
-    headers: list[tuple[str, bytes]] | None = None
+# Marks the copy of a consent record the stream moved to its subject's partition and key.
+REHOMED_HEADER = "usage-pipeline.rehomed"
+_INDEX = re.compile(r"\[\d+\]")
 
 
 @dataclass
@@ -45,6 +39,8 @@ class Outcome:
 
     outputs: list[Output] = field(default_factory=list)
     consent_update: tuple[str, ConsentState] | None = None
+    decisions: list[tuple[str, str]] = field(default_factory=list)  # (purpose, consent)
+    dead_letter: tuple[str, str] | None = None  # (stage, reason class), for metrics
 
 
 class Processor:
@@ -56,7 +52,7 @@ class Processor:
         contracts: Contracts,
         *,
         namespace: str = "",
-        consent_partitions: int = 6,
+        consent_partitions: int = 12,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self.anonymizer = anonymizer
@@ -79,20 +75,31 @@ class Processor:
         payload: bytes,
         source: Source,
         consent_of: Callable[[str], ConsentState | None],
+        key: bytes | None = None,
     ) -> Outcome:
-        """The outputs of one raw record; one that cannot be processed becomes a dead letter."""
+        """The outputs of one raw record; one that cannot be processed becomes a dead letter.
+
+        ``key`` is the record's key as read from Kafka (None when unknown): a consent record
+        not on its subject's partition or not under its compaction key is also copied there.
+        """
         try:
             event = self.contracts.parse(payload, max_bytes=self.max_event_bytes)
         except ContractViolation as violation:
-            return Outcome([self._dead_letter(payload, source, "validate", str(violation))])
+            field_class = _INDEX.sub("[]", violation.field)
+            return self._dead_letter(payload, source, "validate", str(violation), field_class)
         try:
-            return self._route(event, consent_of)
+            return self._route(event, payload, source, key, consent_of)
         except Exception as exc:  # one bad event must never stop the worker
             reason = f"{type(exc).__name__}: {scrub_text(str(exc))[:200]}"
-            return Outcome([self._dead_letter(payload, source, "anonymize", reason)])
+            return self._dead_letter(payload, source, "anonymize", reason, type(exc).__name__)
 
     def _route(
-        self, event: Mapping[str, Any], consent_of: Callable[[str], ConsentState | None]
+        self,
+        event: Mapping[str, Any],
+        payload: bytes,
+        source: Source,
+        key: bytes | None,
+        consent_of: Callable[[str], ConsentState | None],
     ) -> Outcome:
         subject = subject_id(event)
         state = consent_of(subject)
@@ -104,7 +111,11 @@ class Processor:
             state = changed
             outcome.consent_update = (subject, state)
             if event_type == "email.activity":
-                outcome.outputs.extend(self._withdrawal_from_unsubscribe(event))
+                outcome.outputs.append(self._withdrawal_from_unsubscribe(event))
+            elif key is not None and not self._placed_right(event, source.partition, key):
+                outcome.outputs.append(self._rehomed(event, payload))
+                if source.partition != self._partition_of(subject):
+                    outcome.consent_update = None  # its owner applies the moved copy
         links: list[KeyLink] = []
         for purpose_name in self.policy.routes[event_type]:
             purpose = self.policy.purposes[purpose_name]
@@ -116,6 +127,7 @@ class Processor:
             record["purpose"] = purpose_name
             record["consent"] = consent.value
             record.update(self._metadata)
+            outcome.decisions.append((purpose_name, consent.value))
             outcome.outputs.append(
                 Output(
                     self.namespace + purpose.output,
@@ -133,22 +145,59 @@ class Processor:
         return outcome
 
     def replay_consent(
-        self, payload: bytes, consent_of: Callable[[str], ConsentState | None]
+        self, payload: bytes, partition: int, consent_of: Callable[[str], ConsentState | None]
     ) -> tuple[str, ConsentState] | None:
-        """The state a raw consent record leads to, producing nothing (to rebuild the table)."""
+        """The state a consent record read on ``partition`` leads to, producing nothing (to
+        rebuild state); None when it changes nothing here."""
         try:
             event = self.contracts.parse(payload, max_bytes=self.max_event_bytes)
         except ContractViolation:
             return None
         subject = subject_id(event)
+        if partition != self._partition_of(subject):
+            return None  # a misplaced record: its moved copy counts, on the right partition
         changed = _consent_change(event, consent_of(subject))
         return None if changed is None else (subject, changed)
 
-    def _withdrawal_from_unsubscribe(self, event: Mapping[str, Any]) -> list[Output]:
-        """The consent.changed event an unsubscribe implies, for other systems to see."""
-        user_id = event["subject"].get("user_id")
-        if user_id is None:  # consent is recorded per user; an account-only event has none
-            return []
+    def forget_written_links(self) -> None:
+        """Forget which key links were written (after an abort they must be written again)."""
+        self._recent_links = RecentLinks()
+
+    @staticmethod
+    def is_rehomed(headers: Sequence[tuple[str, bytes | None]] | None) -> bool:
+        """Whether a consent record is a copy the stream moved (applied, never processed)."""
+        return any(name == REHOMED_HEADER for name, _ in headers or ())
+
+    def _partition_of(self, subject: str) -> int:
+        return partition_for(subject, self.consent_partitions)
+
+    def _placed_right(self, event: Mapping[str, Any], partition: int, key: bytes | None) -> bool:
+        """Whether a consent record sits on its subject's partition under its compaction key."""
+        subject = subject_id(event)
+        canonical = consent_key(subject, event["properties"]["purpose"]).encode()
+        return key == canonical and partition == self._partition_of(subject)
+
+    def _rehomed(self, event: Mapping[str, Any], payload: bytes) -> Output:
+        """A copy of a consent record on its subject's partition under its compaction key.
+
+        Services that cannot choose a partition key consent records by subject (Kafka's
+        default partitioner then finds the subject's partition) or place them elsewhere;
+        compaction needs one key per subject and purpose, and the consent state needs the
+        record on the subject's partition.
+        """
+        subject = subject_id(event)
+        return Output(
+            raw_topic(CONSENT_FAMILY, self.namespace),
+            consent_key(subject, event["properties"]["purpose"]).encode(),
+            payload,
+            partition=self._partition_of(subject),
+            headers=[(REHOMED_HEADER, b"1")],
+        )
+
+    def _withdrawal_from_unsubscribe(self, event: Mapping[str, Any]) -> Output:
+        """The consent.changed event an unsubscribe implies, for other systems to see; for an
+        account's address (no user) the subject is the account."""
+        subject = subject_id(event)
         change = {
             "event_id": str(uuid.uuid5(DERIVED_ID_NAMESPACE, event["event_id"])),
             "event_type": "consent.changed",
@@ -164,18 +213,19 @@ class Processor:
             },
         }
         self.contracts.validate(change)
-        return [
-            Output(
-                raw_topic(CONSENT_FAMILY, self.namespace),
-                consent_key(user_id, "marketing").encode(),
-                orjson.dumps(change),
-                partition=partition_for(user_id, self.consent_partitions),
-            )
-        ]
+        return Output(
+            raw_topic(CONSENT_FAMILY, self.namespace),
+            consent_key(subject, "marketing").encode(),
+            orjson.dumps(change),
+            partition=self._partition_of(subject),
+        )
 
-    def _dead_letter(self, payload: bytes, source: Source, stage: str, reason: str) -> Output:
+    def _dead_letter(
+        self, payload: bytes, source: Source, stage: str, reason: str, reason_class: str
+    ) -> Outcome:
         value, headers = dead_letter(payload, source, stage, reason, self.version)
-        return Output(self.dead_letter_topic, None, value, headers=headers)
+        output = Output(self.dead_letter_topic, None, value, headers=headers)
+        return Outcome([output], dead_letter=(stage, reason_class))
 
 
 def forget_consent(

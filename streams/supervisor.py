@@ -1,12 +1,12 @@
 """Run `usage-pipeline stream` as a child process and wait until it has caught up.
 
 Used by the demo, the benchmarks and the tests, which all need a real worker process that
-they can start, watch and stop.
+they can start, watch and stop. The worker watches its own liveness (``/healthz``); this only
+follows its lag and notices when it exits.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -20,8 +20,6 @@ from typing import Self
 from broker.admin import consumer_lag
 from broker.security import Cluster, address
 from schemas.topics import raw_topics
-
-log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 30.0
 
@@ -67,38 +65,22 @@ class WorkerProcess:
     def wait_until_caught_up(
         self,
         timeout_s: float | None = 600.0,
-        stall_s: float = 45.0,
         poll_s: float = 0.5,
         on_lag: Callable[[int], None] | None = None,
     ) -> None:
-        """Block until every raw record is committed; raise if the worker dies or is too slow.
-
-        ``timeout_s`` None waits as long as the worker makes progress; ``on_lag`` hears the
-        lag after every poll (for a progress bar).
-
-        A worker whose lag has not moved for ``stall_s`` is restarted, as a liveness probe
-        would: we have seen faust-streaming stop fetching one partition after a rebalance,
-        and at-least-once delivery makes a restart safe. The default leaves room for a
-        restart on a loaded machine, where faust takes 20 s and more to rejoin its group.
-        """
+        """Block until every raw record is committed; raise if the worker exits or, with a
+        ``timeout_s``, is still behind then. ``on_lag`` hears the lag after every poll."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        last_lag, last_progress = self.lag(), time.monotonic()
-        while last_lag > 0:
+        while (lag := self.lag()) > 0:
+            if on_lag is not None:
+                on_lag(lag)
             if self.process is not None and self.process.poll() is not None:
                 raise WorkerExitedError(f"the stream worker exited: {self.log_tail()}")
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"the stream worker is still behind: {self.log_tail()}")
             time.sleep(poll_s)
-            lag = self.lag()
-            if on_lag is not None:
-                on_lag(lag)
-            if lag != last_lag:
-                last_lag, last_progress = lag, time.monotonic()
-            elif time.monotonic() - last_progress > stall_s:
-                log.warning("stream worker made no progress for %g s; restarting it", stall_s)
-                self.stop()
-                self.start()
-                last_progress = time.monotonic()
+        if on_lag is not None:
+            on_lag(0)
 
     def peak_rss_mib(self) -> float:
         """The worker's peak resident memory so far."""

@@ -3,7 +3,7 @@
 In order, under the lake's lock: refuse while anything is in flight; delete the subject's
 rows from the outputs that need consent, unlink them (random tokens) in the outputs that
 do not (service: billing and support keep their counts); publish consent tombstones, which
-the stream worker applies to its table, and one to the table's changelog; check the dead
+the stream workers apply to their state and compaction applies to the topic; check the dead
 letters hold nothing of the subject; rebuild the aggregates over the rewritten lake.
 `docs/erasure.md` explains the choice of rewriting over per-subject keys.
 """
@@ -99,7 +99,6 @@ def _found(findings: Findings) -> dict[str, object]:
         "lake": findings.lake_counts(),
         # Keys whose latest record is a tombstone are erased; compaction removes the rest.
         "consent_keys": len(findings.live_consent_keys),
-        "consent_table_state": int(findings.table_state is not None),
         "key_links": len(findings.key_links),
         "dead_letters": findings.dead_letters.mentions,
     }
@@ -133,21 +132,18 @@ def _add(totals: dict[str, int], result: Rewritten) -> None:
 
 
 def _tombstone_consent(scope: Scope, findings: Findings) -> dict[str, int]:
-    """Tombstones for the subject's live consent keys (the worker forgets those purposes and
-    tombstones its table), one straight to the table's changelog for a worker that is not
-    running or state no consent record explains (an account's unsubscribe), and one for
-    each of its key-rotation links. All three topics are compacted: tombstones delete."""
+    """Tombstones for the subject's live consent keys (the workers forget those purposes; the
+    consent topic is their only store) and for each of its key-rotation links. Both topics
+    are compacted: tombstones delete."""
     subject = scope.identity.subject_id
     settings = scope.settings
     client_id = f"{settings.kafka.client_id}-erase"
     producer = Producer(producer_config(scope.bootstrap, settings.producer, client_id))
     consent_keys = [key.encode() for key in findings.live_consent_keys]
-    changelog_keys = [scope.changelog_key] if findings.table_state is not None else []
     targets = [
-        # Consent records sit on their subject's partition; faust places table keys (JSON)
-        # and the links topic's keys by murmur2 of the key itself.
+        # Consent records sit on their subject's partition; the links topic's keys are placed
+        # by murmur2 of the key itself.
         (scope.consent_topic, consent_keys, lambda _key: subject.encode()),
-        (scope.changelog_topic, changelog_keys, lambda key: key),
         (scope.key_links_topic, findings.key_links, lambda key: key),
     ]
     for topic, keys, placed_by in targets:
@@ -158,11 +154,10 @@ def _tombstone_consent(scope: Scope, findings: Findings) -> dict[str, int]:
         raise RuntimeError("the broker did not acknowledge every tombstone")
     return {
         "consent_tombstones": len(consent_keys),
-        "changelog_tombstones": len(changelog_keys),
         "key_link_tombstones": len(findings.key_links),
     }
 
 
 def _expiry(scope: Scope, since: dt.datetime) -> dict[str, object]:
-    compacted = [t for t in (scope.consent_topic, scope.changelog_topic) if t in scope.topics]
+    compacted = [t for t in (scope.consent_topic,) if t in scope.topics]
     return topic_expiry(scope.bootstrap, [*scope.event_topics, *compacted], since)

@@ -1,8 +1,8 @@
 """When Kafka's own retention removes the copies an erasure cannot delete record by record.
 
 Kafka deletes whole segments, never one record: raw and clean topics hold the subject's
-events until their retention passes; the compacted consent topic and the consent table's
-changelog drop superseded records only when the log cleaner compacts them, and keep the
+events until their retention passes; the compacted consent topic drops superseded records
+only when the log cleaner compacts it, and keeps the
 erasure's tombstones (whose key is the subject id) ``delete.retention.ms`` longer. The
 figures come from the topics' live configuration.
 """

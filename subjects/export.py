@@ -1,7 +1,7 @@
 """`subject export`: everything the pipeline holds about one subject, as one JSON document.
 
-For a subject's access request: the consent decisions on record (history and the stream's
-current table state), every lake row of the subject by output (as stored: pseudonyms, and
+For a subject's access request: the consent decisions on record (history, and the state
+the stream derives from it), every lake row of the subject by output (as stored: pseudonyms, and
 in marketing the e-mail address the subject gave), and how many dead letters mention it
 (expected 0: they are redacted). Raw topics are not read: they hold every event in clear
 for their retention only, and the lake holds what the pipeline keeps from them.
@@ -15,6 +15,8 @@ import orjson
 import pyarrow.parquet as pq
 
 from audit.scan import Progress, no_progress
+from schemas.keys import CONSENT_KEY_SEPARATOR
+from streams.consent import ConsentState, apply_change, epoch_us
 from subjects.locate import ConsentRecord, FileMatch, TopicMentions, find_subject
 from subjects.receipt import now
 from subjects.scope import Scope
@@ -38,7 +40,7 @@ def export(scope: Scope, progress: Progress = no_progress) -> dict[str, Any]:
         "key_id": scope.pseudonymizer.key_id,
         "consent": {
             "history": [_consent(record) for record in findings.consent],
-            "current_state": findings.table_state,
+            "current_state": current_state(findings.consent),
         },
         "clean_records": {
             purpose: {"rows": len(rows), "records": rows} for purpose, rows in outputs.items()
@@ -49,6 +51,21 @@ def export(scope: Scope, progress: Progress = no_progress) -> dict[str, Any]:
         # Counts only: a record that mentions the subject may be about someone else too.
         "kafka_topics": [_mentions(topic) for topic in findings.in_kafka],
     }
+
+
+def current_state(history: list[ConsentRecord]) -> ConsentState:
+    """The consent state the stream builds from these records: purpose -> [status, effective
+    epoch microseconds]; a tombstone of a ``subject|purpose`` key forgets that purpose."""
+    state: ConsentState = {}
+    for record in history:
+        if record.event is None:
+            _, _, purpose = record.key.partition(CONSENT_KEY_SEPARATOR)
+            state.pop(purpose, None)
+            continue
+        properties = record.event["properties"]
+        effective = epoch_us(properties["effective_at"])
+        state = apply_change(state, properties["purpose"], properties["status"], effective)
+    return state
 
 
 def to_json(document: dict[str, Any]) -> bytes:

@@ -123,28 +123,18 @@ def subject_rows(table: pa.Table, output: OutputIdentity) -> pa.ChunkedArray:
 def consent_history(
     bootstrap: Cluster, topic: str, subject_id: str, topics: dict[str, int] | None = None
 ) -> list[ConsentRecord]:
-    """Every record of the consent topic under one of the subject's ``subject|purpose`` keys."""
-    prefix = (subject_id + CONSENT_KEY_SEPARATOR).encode()
+    """Every record of the consent topic under one of the subject's keys: ``subject|purpose``,
+    or the bare subject that services without a partition choice use (docs/stream.md)."""
+    bare = subject_id.encode()
+    prefix = bare + CONSENT_KEY_SEPARATOR.encode()
     found = []
     for message in _read(bootstrap, topic, topics):
         key = message.key() or b""
-        if key.startswith(prefix):
+        if key == bare or key.startswith(prefix):
             value = message.value()
             event = None if value is None else orjson.loads(value)
             found.append(ConsentRecord(message.partition(), message.offset(), key.decode(), event))
     return found
-
-
-def table_state(
-    bootstrap: Cluster, changelog: str, key: bytes, topics: dict[str, int] | None = None
-) -> dict[str, Any] | None:
-    """The latest value under ``key`` in the consent table's changelog (None: no state)."""
-    state = None
-    for message in _read(bootstrap, changelog, topics):
-        if message.key() == key:
-            value = message.value()
-            state = None if value is None else orjson.loads(value)
-    return state
 
 
 def key_links(
@@ -216,7 +206,6 @@ class Findings:
     lake: list[FileMatch]
     lake_files_scanned: int
     consent: list[ConsentRecord]
-    table_state: dict[str, Any] | None
     key_links: list[bytes]
     dead_letters: TopicMentions
     in_kafka: list[TopicMentions]  # raw and clean topics: kept until their retention
@@ -240,15 +229,14 @@ class Findings:
 
 
 def find_subject(scope: Scope, progress: ScanProgress = no_progress) -> Findings:
-    """Locate the subject in the lake, the consent topic and table, the dead letters, and the
-    raw and clean topics."""
+    """Locate the subject in the lake, the consent topic, the key links, the dead letters, and
+    the raw and clean topics."""
     files = lake_files(scope.layout, list(scope.policy.purposes))
     advance = progress("lake files", len(files))
     lake = list(find_in_lake(files, scope.identity, advance))
     bootstrap, topics, subject = scope.bootstrap, scope.topics, scope.identity.subject_id
-    progress("consent topic and table", None)
+    progress("consent topic", None)
     consent = consent_history(bootstrap, scope.consent_topic, subject, topics)
-    state = table_state(bootstrap, scope.changelog_topic, scope.changelog_key, topics)
     links = key_links(bootstrap, scope.key_links_topic, scope.identity, topics)
     progress("dead letters", None)
     dead = topic_mentions(bootstrap, scope.dead_letter_topic, scope.identity, topics)
@@ -257,4 +245,4 @@ def find_subject(scope: Scope, progress: ScanProgress = no_progress) -> Findings
     for topic in scope.event_topics:
         in_kafka.append(topic_mentions(bootstrap, topic, scope.identity, topics))
         advance(1)
-    return Findings(lake, len(files), consent, state, links, dead, in_kafka)
+    return Findings(lake, len(files), consent, links, dead, in_kafka)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
-
 from broker.admin import describe_cluster
 from broker.local import client_cluster
 from broker.security import Cluster
@@ -23,7 +21,6 @@ from streams.processor import DEAD_LETTER_TOPIC
 from streams.secret_key import load_pseudonymizer
 from streams.sink.layout import LakeLayout
 from streams.sink.sink import sink_topics
-from streams.worker import CONSENT_TABLE
 from subjects.identity import SubjectIdentity, identify
 from usage_pipeline.settings import Settings
 
@@ -48,17 +45,6 @@ class Scope:
     def consent_topic(self) -> str:
         """The compacted raw consent topic."""
         return raw_topic(CONSENT_FAMILY, self.settings.topics.namespace)
-
-    @property
-    def changelog_topic(self) -> str:
-        """The changelog of the stream worker's consent table (faust's naming)."""
-        app_id = self.settings.topics.namespace + self.settings.stream.app_id
-        return f"{app_id}-{CONSENT_TABLE}-changelog"
-
-    @property
-    def changelog_key(self) -> bytes:
-        """The subject's key in that changelog: faust serializes table keys as JSON."""
-        return orjson.dumps(self.identity.subject_id)
 
     @property
     def key_links_topic(self) -> str:

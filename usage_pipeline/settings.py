@@ -93,7 +93,12 @@ class TopicSettings(Section):
         pattern=r"^[A-Za-z0-9._-]*$",
         description="Prefix of every topic name, e.g. 'staging.', to share a cluster.",
     )
-    partitions: int = Field(6, ge=1, description="Partitions of every pipeline topic.")
+    partitions: int = Field(
+        12,
+        ge=1,
+        description="Partitions of every pipeline topic: the most stream workers one group can "
+        "use. Raising it later moves subjects to other partitions (docs/stream.md).",
+    )
     replication_factor: int = Field(1, ge=1, description="Replicas of every pipeline topic.")
     raw_retention_days: float = Field(
         7.0, gt=0, description="Retention of raw topics, which hold personal data in the clear."
@@ -128,8 +133,16 @@ class StreamSettings(Section):
     """The anonymization worker (`usage-pipeline stream`)."""
 
     app_id: str = Field(
-        "usage-pipeline-stream", description="Consumer group and faust application id."
+        "usage-pipeline-stream",
+        description="Consumer group of the workers, and prefix of their transactional ids.",
     )
+    instance_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="This worker's stable name (transactional id and static group member); "
+        "default: the host name. With --processes N, instance i is `<instance_id>-<i>`.",
+    )
+    processes: int = Field(1, ge=1, le=64, description="Worker processes this command runs.")
     policy_file: Path = Field(
         Path("config/anonymization.yaml"),
         description="The anonymization policy compliance reviews.",
@@ -150,9 +163,40 @@ class StreamSettings(Section):
         description="Key id -> file of a key this one replaced; only links pseudonyms of "
         "purposes whose policy says `key_rotation: link`.",
     )
-    batch_max: int = Field(2000, ge=1, description="Most events processed as one batch.")
-    batch_within_s: float = Field(0.5, gt=0, description="Longest wait to fill a batch.")
-    store: str = Field("memory://", description="faust table store (memory:// or rocksdb://).")
+    batch_max: int = Field(5000, ge=1, description="Most records read in one round.")
+    batch_within_s: float = Field(0.5, gt=0, description="Longest wait for a round's records.")
+    commit_interval_s: float = Field(
+        0.5, gt=0, description="Longest time between two transaction commits."
+    )
+    commit_every: int = Field(
+        50_000, ge=1, description="Records processed that force a commit sooner."
+    )
+    transaction_timeout_s: float = Field(
+        30.0, ge=1, description="Broker aborts a transaction left open this long (a crash)."
+    )
+    session_timeout_s: float = Field(
+        30.0,
+        ge=6,
+        description="A stopped worker keeps its partitions this long (static membership); a "
+        "restart within it resumes without a rebalance.",
+    )
+    visitor_salt_lifetime_s: float = Field(
+        48 * 3600, gt=0, description="A day's visitor salt is destroyed this long after it is made."
+    )
+    liveness_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="When the loop has not gone round for this long, /healthz fails and the "
+        "worker exits (a supervisor starts it again).",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Port of /healthz and /metrics (Prometheus); none when unset. With "
+        "--processes N, process i serves on metrics_port + i.",
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address /healthz and /metrics bind to.")
 
     @field_validator("previous_key_files")
     @classmethod

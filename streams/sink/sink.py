@@ -7,6 +7,11 @@ written all or nothing (``writer``), and only then commits the offsets. On assig
 partition resumes after the highest offset in the lake's file names, or after its
 committed offset when that is further (offsets are committed only once their rows are on
 disk, or were duplicates): whatever a crash interrupted is read again, and nothing twice.
+
+The clean topics are written in transactions and read committed: offsets have gaps (the
+transactions' control markers) and a partition ends with one. Reaching the end of a partition
+with nothing left to write commits the end offset, past the markers, so the group's lag can
+reach 0.
 """
 
 from __future__ import annotations
@@ -106,6 +111,7 @@ class LakeSink:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "enable.partition.eof": True,
+                "isolation.level": "read_committed",
                 "session.timeout.ms": SESSION_TIMEOUT_MS,
             }
         )
@@ -114,6 +120,8 @@ class LakeSink:
         self._next_offset: dict[TopicPartitionKey, int] = {}
         self._assigned: set[TopicPartitionKey] = set()
         self._at_end: set[TopicPartitionKey] = set()
+        self._end_offsets: dict[TopicPartitionKey, int] = {}  # where each partition ended
+        self._committed: dict[TopicPartitionKey, int] = {}
         self._stopping = False
         self.stats = SinkStats()
 
@@ -156,6 +164,9 @@ class LakeSink:
                 if error.code() != KafkaError._PARTITION_EOF:
                     raise KafkaException(error)
                 at_end.add(key)
+                self._end_offsets[key] = message.offset()
+                if key not in buffers:
+                    self._commit(TopicPartition(key[0], key[1], message.offset()))
                 continue
             offset = message.offset()
             if offset < next_offset.get(key, 0):
@@ -201,7 +212,8 @@ class LakeSink:
             for day in pc.unique(days).to_pylist()
         ]
         write_files(self.layout, offsets, files)
-        self._commit(TopicPartition(topic, partition, offsets.end + 1))
+        end = max(offsets.end + 1, self._end_offsets.get(key, 0))  # past trailing markers
+        self._commit(TopicPartition(topic, partition, end))
         self.stats.flushes += 1
         self.stats.files += len(files)
         self.stats.rows += table.num_rows
@@ -209,8 +221,12 @@ class LakeSink:
         log.debug("flushed %s: %d rows in %d files", offsets.file_name, table.num_rows, len(files))
 
     def _commit(self, position: TopicPartition) -> None:
+        key = (position.topic, position.partition)
+        if self._committed.get(key) == position.offset:
+            return
         try:
             self._consumer.commit(offsets=[position], asynchronous=False)
+            self._committed[key] = position.offset
         except KafkaException as exc:
             error = exc.args[0]
             if error.code() not in _SKIPPABLE_COMMIT_ERRORS:
@@ -261,6 +277,8 @@ class LakeSink:
 
     def _forget(self, key: TopicPartitionKey) -> None:
         self._next_offset.pop(key, None)
+        self._end_offsets.pop(key, None)
+        self._committed.pop(key, None)
         self._assigned.discard(key)
         self._at_end.discard(key)
         self._seen.forget(*key)

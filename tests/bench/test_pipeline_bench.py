@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.bench import BENCH, bench_module
 from usage_pipeline.settings import load_settings
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def bench_module(name: str) -> ModuleType:
-    """A bench/ script module, loaded from its file (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.kafka

@@ -144,9 +144,10 @@ def test_stream_reads_raw_and_writes_clean_and_dead_letters(secured):
     assert produce(stream, NAMESPACE + "dead.letter") is None
 
 
-def test_stream_may_not_write_raw_topics(secured):
+def test_stream_may_not_write_raw_topics_but_consent(secured):
     error = produce(secured.client("stream"), NAMESPACE + "raw.usage")
     assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert produce(secured.client("stream"), NAMESPACE + "raw.consent") is None
 
 
 def test_sink_reads_clean_topics(secured):
@@ -209,7 +210,7 @@ def test_worker_and_sink_run_the_pipeline_under_their_own_users(secured, tmp_pat
     with WorkerProcess(
         secured.client("admin"), group, "e2e.", tmp_path / "worker.log", env, cwd=REPO
     ) as worker:
-        worker.wait_until_caught_up(timeout_s=600, stall_s=90)
+        worker.wait_until_caught_up(timeout_s=600)
     log = secured.broker.log_file.read_text().splitlines()
     assert not [line for line in log if "User:stream is Denied" in line and group in line]
 

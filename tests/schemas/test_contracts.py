@@ -271,7 +271,6 @@ TYPE_CASES = [
     ("consent.changed", {"properties.status": "revoked"}, "properties.status", "granted"),
     ("consent.changed", {"properties.purpose": ["marketing"]}, "properties.purpose", "one of"),
     ("consent.changed", {"properties.source": "email"}, "properties.source", "one of"),
-    ("consent.changed", {"subject.user_id": ...}, "subject.user_id", "is required"),
 ]
 
 
@@ -402,9 +401,14 @@ def test_a_bad_timestamp_is_reported_once_most_specific_first(contracts, event_w
     ]
 
 
-def test_consent_without_any_id_reports_the_envelope_rule_first(contracts, event_with):
+def test_consent_without_any_id_reports_the_envelope_rule(contracts, event_with):
     event = event_with("consent.changed", {"subject": {}})
-    assert [v.field for v in contracts.violations(event)] == ["subject", "subject.user_id"]
+    assert [v.field for v in contracts.violations(event)] == ["subject"]
+
+
+def test_consent_of_an_account_without_a_user_is_valid(contracts, event_with):
+    event = event_with("consent.changed", {"subject.user_id": ...})
+    assert contracts.violations(event) == []
 
 
 def test_several_unexpected_properties_are_each_reported(contracts, event_with):

@@ -46,25 +46,45 @@ class StreamEnv:
     def topic(self, name: str) -> str:
         return self.namespace + name
 
-    def worker(self) -> WorkerProcess:
-        """A `usage-pipeline stream` process on this namespace (use it as a context manager)."""
-        return WorkerProcess(
-            self.bootstrap, self.group, self.namespace, self.log_file, self.env, cwd=REPO
-        )
+    def worker(self, instance: str | None = None, **settings: object) -> WorkerProcess:
+        """A `usage-pipeline stream` process on this namespace (use it as a context manager);
+        ``instance`` names it (its own log file), ``settings`` are stream settings."""
+        env = {
+            **self.env,
+            **{f"USAGE_PIPELINE_STREAM__{k.upper()}": str(v) for k, v in settings.items()},
+        }
+        log_file = self.log_file
+        if instance is not None:
+            env["USAGE_PIPELINE_STREAM__INSTANCE_ID"] = instance
+            log_file = self.log_file.with_name(f"worker-{instance}.log")
+        return WorkerProcess(self.bootstrap, self.group, self.namespace, log_file, env, cwd=REPO)
 
     def read(self, topic: str) -> list:
         """Every record of a topic now."""
         return read_topic(self.bootstrap, self.topic(topic))
 
 
-@pytest.fixture(scope="module")
-def stream_env(kafka_bootstrap, tmp_path_factory) -> StreamEnv:
-    """A fresh namespace with raw, clean and dead-letter topics, and a random key file."""
-    folder = tmp_path_factory.mktemp("stream")
+def make_stream_env(
+    bootstrap: str, folder: Path, salt_lifetime_s: float | None = None
+) -> StreamEnv:
+    """A fresh namespace with every pipeline topic, and a random key file, in ``folder``."""
     key_file = folder / "pseudonymization.key"
     key_file.write_bytes(secrets.token_bytes(32))
     namespace = f"test-{uuid.uuid4().hex[:10]}."
     topics = TopicSettings(namespace=namespace, partitions=PARTITIONS)
-    ensure_raw_topics(kafka_bootstrap, topics)
-    ensure_stream_topics(kafka_bootstrap, load_policy(POLICY), topics)
-    return StreamEnv(kafka_bootstrap, namespace, key_file, folder / "worker.log")
+    ensure_raw_topics(bootstrap, topics)
+    lifetime = {} if salt_lifetime_s is None else {"salt_lifetime_ms": int(salt_lifetime_s * 1000)}
+    ensure_stream_topics(bootstrap, load_policy(POLICY), topics, **lifetime)
+    return StreamEnv(bootstrap, namespace, key_file, folder / "worker.log")
+
+
+@pytest.fixture(scope="module")
+def stream_env(kafka_bootstrap, tmp_path_factory) -> StreamEnv:
+    """A namespace shared by a module's tests."""
+    return make_stream_env(kafka_bootstrap, tmp_path_factory.mktemp("stream"))
+
+
+@pytest.fixture
+def fresh_stream_env(kafka_bootstrap, tmp_path) -> StreamEnv:
+    """A namespace of this test's own."""
+    return make_stream_env(kafka_bootstrap, tmp_path)

@@ -103,11 +103,11 @@ def _spoil(event: dict[str, Any], i: int, namespace: str) -> RawRecord:
     return RawRecord(topic, subject_id(event).encode(), spoilt)
 
 
-def final_consent(processor: Processor, payloads: Iterable[bytes]) -> dict[str, ConsentState]:
+def final_consent(processor: Processor, records: Iterable[Acked]) -> dict[str, ConsentState]:
     """Every subject's consent after all decisions, replayed as the worker replays them."""
     state: dict[str, ConsentState] = {}
-    for payload in payloads:
-        update = processor.replay_consent(payload, state.get)
+    for record in records:
+        update = processor.replay_consent(record.value, record.partition, state.get)
         if update is not None:
             state[update[0]] = update[1]
     return state

@@ -13,8 +13,9 @@ from schemas.contracts import load_contracts
 from streams.anonymize.pseudonym import Pseudonymizer
 from streams.anonymizer import Anonymizer
 from streams.deadletter import Source
+from streams.output import Output
 from streams.policy.loader import load_policy
-from streams.processor import Output, Processor
+from streams.processor import Processor
 from tests.bad_input_corpus import BAD, CANARIES, LEAKY_EMAIL, LEAKY_IP, VALID, Case, good_event
 
 REPO = Path(__file__).resolve().parents[2]

@@ -46,3 +46,37 @@ def test_salt_is_destroyed_48_hours_after_it_was_made():
     now["t"] += 2 * 3600
     assert salts.days() == []
     assert salts.visitor_id("198.51.100.7", traffic("2026-11-01")) != before
+
+
+class SharedLog:
+    """A SaltLog where the first offer of a day wins, as in the salts topic."""
+
+    def __init__(self) -> None:
+        self.offers: dict[str, tuple[bytes, float]] = {}
+        self.destroyed: list[str] = []
+
+    def agree(self, day: str, salt: bytes, made_at: float) -> tuple[bytes, float]:
+        return self.offers.setdefault(day, (salt, made_at))
+
+    def destroy(self, days: list[str]) -> None:
+        self.destroyed += days
+        for day in days:
+            self.offers.pop(day, None)
+
+
+def test_workers_sharing_a_salt_log_give_a_visitor_one_id_per_day():
+    log = SharedLog()
+    first = VisitorSalts(clock=clock_at("2026-11-01"), log=log)
+    second = VisitorSalts(clock=clock_at("2026-11-01", hours=13), log=log)
+    event = traffic("2026-11-01")
+    assert first.visitor_id("198.51.100.7", event) == second.visitor_id("198.51.100.7", event)
+
+
+def test_an_expired_salt_is_destroyed_in_the_shared_log_too():
+    now = {"t": clock_at("2026-11-01")()}
+    log = SharedLog()
+    salts = VisitorSalts(clock=lambda: now["t"], log=log)
+    salts.visitor_id("198.51.100.7", traffic("2026-11-01"))
+    now["t"] += 49 * 3600
+    assert salts.days() == []
+    assert log.destroyed == ["2026-11-01"] and log.offers == {}

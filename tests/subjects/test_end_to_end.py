@@ -26,7 +26,7 @@ from streams.anonymizer import Anonymizer
 from streams.policy.loader import load_policy
 from streams.processor import DERIVED_ID_NAMESPACE, Processor, forget_consent
 from subjects.identity import identify
-from tests.streams.conftest import POLICY, REPO
+from tests.streams.conftest import PARTITIONS, POLICY, REPO
 
 pytestmark = pytest.mark.kafka
 
@@ -271,8 +271,8 @@ def test_receipt_records_what_was_done_and_holds_no_personal_data(pipeline, stre
         "service"]["rows"]  # fmt: skip
     assert receipt["expires"][stream_env.topic("raw.usage")]["gone_by"] > receipt["finished_at"]
     # Compacted topics have a deadline too: max.compaction.lag.ms is the raw retention.
-    for compacted in (stream_env.topic("raw.consent"), stream_env.group + "-consent-changelog"):
-        assert receipt["expires"][compacted]["gone_by"] > receipt["finished_at"], compacted
+    compacted = stream_env.topic("raw.consent")
+    assert receipt["expires"][compacted]["gone_by"] > receipt["finished_at"]
     assert receipt["empty"] is False
 
 
@@ -281,19 +281,16 @@ def test_fresh_worker_replaying_consent_keeps_no_state_for_the_erased_subject(
     stream_env,
     replayed,
 ):
-    changelog = stream_env.group + "-consent-changelog"
-    latest = {m.key(): m.value() for m in read_topic(stream_env.bootstrap, changelog)}
-    assert latest.get(orjson.dumps(pipeline.subject)) is None  # faust keys are JSON
     processor = Processor(
         Anonymizer(load_policy(POLICY), Pseudonymizer(b"k" * 32)), load_contracts(),
-        namespace=stream_env.namespace,
+        namespace=stream_env.namespace, consent_partitions=PARTITIONS,
     )  # fmt: skip
     table: dict = {}
     for record in read_topic(stream_env.bootstrap, raw_topic(CONSENT_FAMILY, stream_env.namespace)):
         if record.value() is None:
             update = forget_consent(record.key(), table.get)
         else:
-            update = processor.replay_consent(record.value(), table.get)
+            update = processor.replay_consent(record.value(), record.partition(), table.get)
         if update is not None:
             subject, state = update
             table.pop(subject, None) if state is None else table.__setitem__(subject, state)

@@ -138,7 +138,7 @@ def demo(
 
 def _wait_for_worker(worker: WorkerProcess) -> None:
     """Wait, with a progress bar, until the worker has committed every raw record; there is
-    no deadline while it makes progress (a stalled worker is restarted)."""
+    no deadline (the worker watches its own liveness; if it exits, the wait ends)."""
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),

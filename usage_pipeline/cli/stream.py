@@ -1,49 +1,62 @@
-"""`usage-pipeline stream`: run the consent-aware anonymization worker."""
+"""`usage-pipeline stream`: run the consent-aware anonymization worker(s)."""
 
 from __future__ import annotations
 
-import faust
+import sys
 
-from broker.admin import describe_cluster
+import typer
+
 from broker.local import client_cluster
-from schemas.contracts import load_contracts
-from schemas.topics import CONSENT_FAMILY, raw_topic
-from streams.anonymizer import Anonymizer
 from streams.policy.loader import load_policy
-from streams.processor import Processor
 from streams.secret_key import load_pseudonymizer
 from streams.topics import ensure_stream_topics
-from streams.worker import build_app
+from streams.worker.config import worker_config
+from streams.worker.processes import run_processes
+from streams.worker.run import run_worker
 from usage_pipeline.cli.console import err
 from usage_pipeline.cli.publish import connect
 from usage_pipeline.settings import load_settings
 
 
-def stream() -> None:
+def stream(
+    processes: int | None = typer.Option(
+        None,
+        "--processes",
+        "-p",
+        min=1,
+        help="Worker processes to run here (default stream.processes, 1); the group spreads "
+        "the partitions over them and over workers on other machines.",
+    ),
+    instance: str | None = typer.Option(
+        None,
+        "--instance",
+        help="This worker's stable name (default stream.instance_id, else the host name). "
+        "Give each worker its own and keep it across restarts.",
+    ),
+) -> None:
     """Read the raw topics, apply consent and the anonymization policy, write one clean topic
-    per purpose and a dead-letter topic.
+    per purpose and a dead-letter topic, exactly once (Kafka transactions).
 
-    Refuses to start with an invalid policy or without a pseudonymization key. Delivery is at
-    least once; the lake sink removes duplicates. Stop with Ctrl-C (or SIGTERM).
+    Refuses to start with an invalid policy or without a pseudonymization key. Stop with
+    Ctrl-C (or SIGTERM): the worker commits what it processed and leaves.
     """
     settings = load_settings()
-    policy = load_policy(settings.stream.policy_file)
-    pseudonymizer = load_pseudonymizer(settings.stream)
-    bootstrap = connect(settings)
-    ensure_stream_topics(client_cluster(settings, "admin"), policy, settings.topics)
-    namespace = settings.topics.namespace
-    cluster = client_cluster(settings, "stream")
-    consent_partitions = describe_cluster(cluster).topics[raw_topic(CONSENT_FAMILY, namespace)]
-    processor = Processor(
-        Anonymizer(policy, pseudonymizer),
-        load_contracts(),
-        namespace=namespace,
-        consent_partitions=consent_partitions,
-        max_event_bytes=settings.producer.max_event_bytes,
+    updates = {"processes": processes, "instance_id": instance}
+    stream_settings = settings.stream.model_copy(
+        update={name: value for name, value in updates.items() if value is not None}
     )
+    policy = load_policy(stream_settings.policy_file)
+    pseudonymizer = load_pseudonymizer(stream_settings)
+    bootstrap = connect(settings)
+    lifetime_ms = int(stream_settings.visitor_salt_lifetime_s * 1000)
+    ensure_stream_topics(client_cluster(settings, "admin"), policy, settings.topics, lifetime_ms)
+    config = worker_config(stream_settings, settings.topics)
     err.print(
-        f"Stream worker on {bootstrap}: policy {policy.version}, key id {pseudonymizer.key_id}",
+        f"Stream worker {config.instance} on {bootstrap}: policy {policy.version}, "
+        f"key id {pseudonymizer.key_id}, {stream_settings.processes} process(es)",
         highlight=False,
     )
-    app = build_app(settings, cluster, processor)
-    faust.Worker(app, loglevel="WARN", quiet=True).execute_from_commandline()
+    if stream_settings.processes > 1:
+        port = stream_settings.metrics_port
+        sys.exit(run_processes(stream_settings.processes, config.instance, port))
+    run_worker(config, client_cluster(settings, "stream"), settings.producer, policy, pseudonymizer)

@@ -23,8 +23,9 @@ from schemas.contracts import load_contracts
 from streams.anonymize.pseudonym import Pseudonymizer
 from streams.anonymizer import Anonymizer
 from streams.deadletter import Source
+from streams.output import Output
 from streams.policy.loader import load_policy
-from streams.processor import Output, Processor
+from streams.processor import Processor
 from streams.sink.arrow_schema import partitioning
 from streams.sink.layout import DATA_DIR
 from streams.sink.sink import LakeSink, SinkStats, sink_topics

@@ -1,0 +1,147 @@
+"""Wire one worker process: its clients, processor, salts, health server; run until stopped.
+
+Snuba-style: the whole consumer is assembled here in one short function, so what a worker is
+made of can be read in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+from confluent_kafka import Consumer, Producer
+
+from broker.admin import admin_client, describe_cluster
+from broker.clients import producer_config
+from broker.security import Cluster, connection_config
+from schemas.contracts import load_contracts
+from streams.anonymize.pseudonym import Pseudonymizer
+from streams.anonymizer import Anonymizer
+from streams.policy.model import Policy
+from streams.processor import Processor
+from streams.visitors import VisitorSalts
+from streams.worker.config import WorkerConfig
+from streams.worker.health import Health, HealthServer, StreamMetrics, Watchdog
+from streams.worker.loop import ClientErrors, StreamLoop
+from streams.worker.salt_log import KafkaSaltLog
+from streams.worker.transaction import Transactions
+from usage_pipeline.settings import ProducerSettings
+
+log = logging.getLogger(__name__)
+
+
+class TopicLayoutError(RuntimeError):
+    """The raw topics are missing or do not have one partition count between them."""
+
+
+class _StopFlag:
+    """Set by SIGTERM or SIGINT; the loop finishes its round, commits and leaves."""
+
+    def __init__(self) -> None:
+        self.set = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop)
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: committing and stopping", signal.Signals(signum).name)
+        self.set = True
+
+    def __call__(self) -> bool:
+        return self.set
+
+
+def consent_partitions(cluster: Cluster, raw_topics: tuple[str, ...]) -> int:
+    """The raw topics' common partition count; raises TopicLayoutError when they differ."""
+    counts = describe_cluster(cluster).topics
+    missing = [topic for topic in raw_topics if topic not in counts]
+    if missing:
+        raise TopicLayoutError(f"raw topics missing: {', '.join(missing)}")
+    found = {counts[topic] for topic in raw_topics}
+    if len(found) != 1:
+        layout = ", ".join(f"{topic}={counts[topic]}" for topic in raw_topics)
+        raise TopicLayoutError(
+            "the raw topics must have one partition count, so that partition p of each holds "
+            f"the same subjects: {layout}"
+        )
+    return found.pop()
+
+
+def run_worker(
+    config: WorkerConfig,
+    cluster: Cluster,
+    producer_settings: ProducerSettings,
+    policy: Policy,
+    pseudonymizer: Pseudonymizer,
+) -> None:
+    """Run one transactional worker until SIGTERM or SIGINT."""
+    stopping = _StopFlag()
+    partitions = consent_partitions(cluster, config.loop.raw_topics)
+    connection = connection_config(cluster)
+    client_id = config.member_id
+    errors = ClientErrors()
+    consumer = Consumer(
+        {
+            **connection,
+            "error_cb": errors,
+            "client.id": client_id,
+            "group.id": config.group,
+            "group.instance.id": config.member_id,
+            # Partition p of every raw topic on one member: events meet their consent.
+            "partition.assignment.strategy": "range",
+            "isolation.level": "read_committed",
+            # The end of a partition lies past its transaction markers: it is reported.
+            "enable.partition.eof": True,
+            # librdkafka's default (1 s) leaves a partition unfetched that long after its
+            # queue drained.
+            "fetch.queue.backoff.ms": 20,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": config.session_timeout_ms,
+        }
+    )
+    producer = Producer(
+        {
+            **producer_config(cluster, producer_settings, client_id),
+            "error_cb": errors,
+            "transactional.id": config.member_id,
+            "transaction.timeout.ms": int(config.transaction_timeout_s * 1000),
+            # librdkafka requires it: an output must be delivered within its transaction.
+            "delivery.timeout.ms": int(config.transaction_timeout_s * 1000),
+        }
+    )
+    salt_log = KafkaSaltLog(
+        config.salts_topic,
+        {**connection, "group.id": f"{config.group}-salts", "isolation.level": "read_committed"},
+        producer_config(cluster, producer_settings, f"{client_id}-salts"),
+        config.salt_lifetime_s,
+    )
+    salts = VisitorSalts(config.salt_lifetime_s, log=salt_log)
+    processor = Processor(
+        Anonymizer(policy, pseudonymizer, salts),
+        load_contracts(),
+        namespace=config.namespace,
+        consent_partitions=partitions,
+        max_event_bytes=producer_settings.max_event_bytes,
+    )
+    health, metrics = Health(config.liveness_timeout_s), StreamMetrics()
+    server = None
+    if config.metrics_address is not None:
+        server = HealthServer(*config.metrics_address, health, metrics)
+        server.start()
+    Watchdog(health).start()
+    transactions = Transactions(producer, consumer, config.transaction_timeout_s)
+    loop = StreamLoop(
+        config.loop, consumer, transactions, admin_client(cluster), processor, salts, health,
+        metrics, errors,
+    )  # fmt: skip
+    log.info(
+        "worker %s in group %s: %d partitions per raw topic, transactional id %s",
+        config.instance, config.group, partitions, config.member_id,
+    )  # fmt: skip
+    try:
+        loop.run(stopping)
+    finally:
+        salt_log.close()
+        if server is not None:
+            server.stop()

@@ -1,0 +1,178 @@
+"""Consent before the events it governs, whatever the worker's lag and whoever published it.
+
+The check does not use the worker's code: it reads every consent decision from raw.consent
+(derived unsubscribes included), the subject and time of every event from the raw topics,
+and then every record the clean topics and the lake hold as `granted`. None may belong to a
+subject whose latest decision at the event's time was a withdrawal.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import orjson
+import pyarrow.dataset as ds
+import pytest
+
+from broker.admin import read_topic
+from producers.publisher import EventPublisher
+from producers.simulator import SimulationConfig, simulate
+from schemas.keys import subject_id
+from schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
+from streams.policy.loader import load_policy
+from streams.processor import REHOMED_HEADER
+from streams.sink.arrow_schema import partitioning
+from streams.sink.layout import DATA_DIR
+from streams.sink.sink import sink_topics
+from tests.bench import bench_module
+from tests.streams.conftest import POLICY, StreamEnv
+from tests.streams.pipeline_run import cli, email_opened, envelope, granted, lake_env, publish
+from usage_pipeline.settings import load_settings
+
+pytestmark = pytest.mark.kafka
+
+MONTH = SimulationConfig(events=40_000, days=30, seed=41, until=dt.date(2026, 11, 20))
+NEEDS_CONSENT = ("analytics", "marketing", "partner_sharing")
+GRANTED = ds.field("consent") == "granted"
+
+Decisions = dict[
+    tuple[str, str], tuple[list[str], list[str]]
+]  # (subject, purpose) -> times, statuses
+
+
+def consent_decisions(env: StreamEnv) -> Decisions:
+    """Every decision in raw.consent, per subject and purpose, sorted by effective time."""
+    found: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for record in read_topic(env.bootstrap, raw_topic(CONSENT_FAMILY, env.namespace)):
+        if record.value() is None:
+            continue
+        event = orjson.loads(record.value())
+        properties = event["properties"]
+        key = (subject_id(event), properties["purpose"])
+        found.setdefault(key, []).append((_utc(properties["effective_at"]), properties["status"]))
+    return {key: tuple(map(list, zip(*sorted(items), strict=True))) for key, items in found.items()}
+
+
+def withdrawn_at(decisions: Decisions, subject: str, purpose: str, moment: str) -> bool:
+    """Whether the subject's latest decision for ``purpose`` at ``moment`` is a withdrawal."""
+    times, statuses = decisions.get((subject, purpose), ([], []))
+    position = bisect.bisect_right(times, _utc(moment))
+    return position > 0 and statuses[position - 1] == "withdrawn"
+
+
+def raw_events(env: StreamEnv) -> dict[str, tuple[str, str]]:
+    """event id -> (subject, occurred_at) of every event in the raw topics."""
+    events = {}
+    for topic in raw_topics(env.namespace):
+        for record in read_topic(env.bootstrap, topic):
+            if record.value() is not None:
+                event = orjson.loads(record.value())
+                events[event["event_id"]] = (subject_id(event), event["occurred_at"])
+    return events
+
+
+def granted_records(env: StreamEnv, lake: Path) -> Iterable[tuple[str, str, str]]:
+    """(where, purpose, event id) of every record served as granted, in topics and lake."""
+    purposes = sink_topics(load_policy(POLICY), env.namespace)
+    for topic, purpose in purposes.items():
+        for record in read_topic(env.bootstrap, topic):
+            clean = orjson.loads(record.value())
+            if clean["consent"] == "granted":
+                yield topic, purpose, clean["event_id"]
+    for folder in sorted((lake / DATA_DIR).iterdir()):
+        dataset = ds.dataset(folder, format="parquet", partitioning=partitioning())
+        rows = dataset.to_table(columns=["kafka_topic", "event_id"], filter=GRANTED)
+        for topic, event_id in zip(
+            rows["kafka_topic"].to_pylist(), rows["event_id"].to_pylist(), strict=True
+        ):
+            yield "lake", purposes[topic], event_id
+
+
+def assert_no_event_served_after_its_withdrawal(env: StreamEnv, lake: Path) -> int:
+    """The check; returns how many granted records it looked at."""
+    sink = cli("sink", "--until-caught-up", env=lake_env(env.bootstrap, env.namespace, lake))
+    assert sink.returncode == 0, sink.stderr.decode()[-2000:]
+    decisions, events = consent_decisions(env), raw_events(env)
+    leaks, checked = [], 0
+    for where, purpose, event_id in granted_records(env, lake):
+        if purpose not in NEEDS_CONSENT:
+            continue
+        checked += 1
+        subject, occurred = events[event_id]
+        if withdrawn_at(decisions, subject, purpose, occurred):
+            leaks.append((where, purpose, event_id, subject, occurred))
+    assert not leaks, f"{len(leaks)} records served after a withdrawal, e.g. {leaks[:5]}"
+    return checked
+
+
+def test_withdrawals_published_in_a_burst_with_far_more_events_hold_while_catching_up(
+    fresh_stream_env, tmp_path
+):
+    env = fresh_stream_env
+    with env.worker("a") as worker:
+        publish(env.bootstrap, env.namespace, list(simulate(MONTH)))  # far faster than it works
+        worker.wait_until_caught_up(timeout_s=900)
+    assert assert_no_event_served_after_its_withdrawal(env, tmp_path / "lake") > 1000
+
+
+def test_withdrawals_published_before_any_worker_starts_hold_too(fresh_stream_env, tmp_path):
+    env = fresh_stream_env
+    publish(env.bootstrap, env.namespace, list(simulate(MONTH)))
+    with env.worker("a") as worker:
+        worker.wait_until_caught_up(timeout_s=900)
+    assert assert_no_event_served_after_its_withdrawal(env, tmp_path / "lake") > 1000
+
+
+def test_a_withdrawal_from_kafkas_console_producer_is_honoured_like_one_from_the_library(
+    fresh_stream_env, tmp_path
+):
+    """A Java client with its default partitioner, keyed by the subject as docs/stream.md
+    tells a service in another language to do."""
+    env = fresh_stream_env
+    user = f"usr_{uuid.uuid4().hex[:8]}"
+    publish(env.bootstrap, env.namespace, [granted(user, "marketing")])
+    withdrawal = envelope(
+        "consent.changed",
+        user,
+        {
+            "purpose": "marketing",
+            "status": "withdrawn",
+            "source": "preference_center",
+            "effective_at": "2026-11-20T10:00:00Z",
+        },
+        "2026-11-20T10:00:00Z",
+    )
+    del withdrawal["context"]
+    tools = bench_module("kafka_tools")
+    consent_topic = raw_topic(CONSENT_FAMILY, env.namespace)
+    tools.console_produce(
+        tools.tool_jars(load_settings()),
+        env.bootstrap,
+        consent_topic,
+        [(user, orjson.dumps(withdrawal).decode())],
+    )
+    after = email_opened(user)  # at 12:00, two hours after the withdrawal
+    with EventPublisher(env.bootstrap, namespace=env.namespace) as publisher:
+        publisher.publish(after)
+    with env.worker("a") as worker:
+        worker.wait_until_caught_up(timeout_s=300)
+    marketing = [
+        orjson.loads(r.value()) for r in env.read("clean.marketing") if r.value() is not None
+    ]
+    assert after["event_id"] not in {record["event_id"] for record in marketing}
+    moved = [
+        r
+        for r in read_topic(env.bootstrap, consent_topic)
+        if r.key() == f"{user}|marketing".encode() and (REHOMED_HEADER, b"1") in (r.headers() or [])
+    ]
+    assert len(moved) == 1, "the withdrawal was not copied under its compaction key"
+    assert_no_event_served_after_its_withdrawal(env, tmp_path / "lake")
+
+
+def _utc(moment: str) -> str:
+    """An RFC 3339 UTC time in one sortable form."""
+    return dt.datetime.fromisoformat(moment).astimezone(dt.UTC).isoformat()
