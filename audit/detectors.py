@@ -1,10 +1,12 @@
 """What counts as a leak in one piece of text: e-mail addresses, full IP addresses, canaries.
 
-E-mail addresses are found by the stream's own redactor (`streams.anonymize.scrub`). IP
-addresses are checked precisely here, because the redactor also flags what the policy
-makes on purpose: truncated networks (``x.y.z.0``, IPv6 ``/48``) are not full addresses,
-and neither are loopback, unspecified, multicast or broadcast addresses (infrastructure,
-never a person). Every other IPv4, IPv6 or IPv4-mapped address is a full address.
+E-mail addresses, partial ones too (``jane.roe@hidd``, ``jane.roe%4`` at the end of a text),
+are found by the stream's own redactor (`streams.anonymize.scrub`), in the text's visible
+form (NFKC, invisible characters dropped). IP addresses are checked precisely here, because
+the redactor also flags what the policy makes on purpose: truncated networks (``x.y.z.0``,
+IPv6 ``/48``) are not full addresses, and neither are loopback, unspecified, multicast or
+broadcast addresses (infrastructure, never a person). Every other IPv4, IPv6 or IPv4-mapped
+address is a full address.
 
 Nothing here returns or keeps a value: a hit carries its kind and a reference, an HMAC of
 the value under a key that lives only as long as the detector, so two hits of one value
@@ -24,7 +26,8 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from urllib.parse import unquote
 
-from streams.anonymize.scrub import find_personal_data
+from streams.anonymize.email import AT_HINT
+from streams.anonymize.scrub import email_spans, visible_form
 
 EMAIL = "email"
 IPV4 = "ipv4"
@@ -34,14 +37,17 @@ CANARY = "canary"
 KINDS = (EMAIL, IPV4, IPV6, IPV4_MAPPED, CANARY)
 
 # Anything that might hold a hit, in a syntax both Python and RE2 (pyarrow.compute) accept:
-# an "@" (or %40), a URL-encoded colon, four dotted numbers, or two colons around hex.
-CANDIDATE = r"@|%40|%3[Aa]|[0-9]\.[0-9]+\.[0-9]+\.[0-9]|:[0-9A-Fa-f.]*:"
+# a spelling of "@" or its start, a URL-encoded colon, four dotted numbers, two colons around
+# hex, or a fullwidth or small form (NFKC turns "\uff20" into "@" and "\uff11" into "1").
+CANDIDATE = (
+    rf"{AT_HINT}|%3[Aa]|[0-9]\.[0-9]+\.[0-9]+\.[0-9]|:[0-9A-Fa-f.]*:"
+    "|[\uff01-\uff5e\ufe50-\ufe6b]"
+)
 _CANDIDATE = re.compile(CANDIDATE)
 _IPV4 = re.compile(r"(?<![0-9.])(?:[0-9]{1,4}\.){3}[0-9]{1,4}(?![0-9]|\.[0-9])")
 _IPV6_RUN = re.compile(
     r"(?<![0-9A-Za-z.])[0-9A-Fa-f:.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[0-9A-Za-z_.~-]+)?"
 )
-_EMAIL_TOKEN = re.compile(r"[^\s@<>()\[\],;:\"'=]+(?:@|%40)[^\s@<>()\[\],;:\"'=/?#]+")
 _HOST_BITS_48 = (1 << 80) - 1
 
 
@@ -75,11 +81,12 @@ class Detector:
     def detect(self, text: str) -> list[Hit]:
         """Every leak in ``text``, each distinct value once, in a stable order."""
         hits: dict[Hit, None] = {}
-        if "@" in text or "%40" in text:
-            self._emails(text, hits)
-        texts = [text]
-        if "%3" in text:
-            texts.append(unquote(text))
+        form = visible_form(text)  # fullwidth "@" and digits read as ASCII, invisibles gone
+        for start, end in email_spans(form):
+            hits[Hit(EMAIL, self.ref(form[start:end].lower()))] = None
+        texts = [form]
+        if "%3" in form:
+            texts.append(unquote(form))
         for each in texts:
             self._ipv4(self._ipv6(each, hits), hits)  # IPv4-mapped addresses once, as IPv6
         lowered = text.lower()
@@ -91,13 +98,6 @@ class Detector:
     def ref(self, value: str) -> str:
         """A short reference of a value, meaningless outside this detector."""
         return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:10]
-
-    def _emails(self, text: str, hits: dict[Hit, None]) -> None:
-        if EMAIL not in find_personal_data(text):
-            return
-        tokens = _EMAIL_TOKEN.findall(text) or [text]
-        for token in tokens:
-            hits[Hit(EMAIL, self.ref(token.lower()))] = None
 
     def _ipv4(self, text: str, hits: dict[Hit, None]) -> None:
         for match in _IPV4.finditer(text):

@@ -13,7 +13,7 @@ from typing import Any
 from streams.anonymize.email import email_domain
 from streams.anonymize.ip import truncate_ip
 from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymize.url import clean_url
+from streams.anonymize.url import UrlCleaner, own_tokens
 from streams.anonymize.user_agent import generalize_user_agent
 from streams.key_links import KeyLink
 from streams.policy.model import KeyRotation, Plan, Policy
@@ -41,6 +41,7 @@ class Anonymizer:
         self.pseudonymizer = pseudonymizer
         self.salts = salts or VisitorSalts()
         self._transforms = self._value_transforms()
+        self._clean_url = self._url_step()
         self._steps = {key: self._compile(plan) for key, plan in policy.plans.items()}
         self._linked = {
             key: self._linked_fields(plan)
@@ -115,8 +116,40 @@ class Anonymizer:
             kind = _kind(purpose, path)
             pseudonymize = self.pseudonymizer.pseudonymize
             return lambda value, _event: pseudonymize(str(value), kind)
+        if action == "clean_url":
+            return self._clean_url
         transform = self._transforms[action]
         return lambda value, _event: transform(value)
+
+    def _url_step(self) -> Callable[[Any, Mapping[str, Any]], Any]:
+        """clean_url with the event's own ids (the policy's url.own_identifiers)."""
+        params = self.policy.parameters
+        rules = params.url
+        cleaner = UrlCleaner(
+            params.keep_query_params,
+            [pattern for _, pattern in rules.id_segments],
+            rules.placeholder,
+            cache_size=CACHE_SIZE,
+        )
+        own = [tuple(path.split(".", 1)) for path in rules.own_identifiers]
+        # The ids of the last event: its URL fields, in every plan, are cleaned one after the
+        # other. One tuple, read and replaced whole, so an event never meets another's ids.
+        last: tuple[Mapping[str, Any] | None, tuple[str, ...]] = (None, ())
+
+        def clean(value: Any, event: Mapping[str, Any]) -> str | None:
+            nonlocal last
+            seen, tokens = last
+            if seen is not event:
+                ids = []
+                for section, name in own:
+                    fields = event.get(section)
+                    if fields:
+                        ids.append(fields.get(name))
+                tokens = own_tokens(ids)
+                last = (event, tokens)
+            return cleaner.clean(value, tokens)
+
+        return clean
 
     def _value_transforms(self) -> dict[str, Callable[[Any], Any]]:
         """Actions that depend on the value alone, cached: URLs and user agents repeat a lot."""
@@ -125,7 +158,6 @@ class Anonymizer:
             "truncate_ip": lambda v: truncate_ip(v, params.ipv4_prefix, params.ipv6_prefix),
             "email_domain": email_domain,
             "generalize_user_agent": generalize_user_agent,
-            "clean_url": lambda v: clean_url(v, params.keep_query_params),
         }
         return {name: lru_cache(maxsize=CACHE_SIZE)(f) for name, f in transforms.items()}
 

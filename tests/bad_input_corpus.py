@@ -4,7 +4,8 @@ Each case is one raw Kafka record: its payload bytes (and, for some, a hostile k
 headers) and the dead-letter reason it must get, ``"<field>: <reason>"`` or a part of it.
 Cases whose reason is None are odd but valid: they must reach their outputs, with
 ``context.ip`` truncated to ``ip``. Every payload carries the leaky e-mail address and IP
-address below, so a test can check that no dead letter repeats them.
+address below, so a test can check that no dead letter repeats them; the cases named
+``cut_...`` are cut short inside the address, so only a piece of it is there.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ import orjson
 from schemas.contracts import DEFAULT_MAX_EVENT_BYTES
 
 LEAKY_EMAIL = "leak.me@example.org"
+LEAKY_LOCAL_PART = LEAKY_EMAIL.partition("@")[0]
 LEAKY_IP = "203.0.113.99"
 # What a partly redacted address would leave behind: its local part, forwards or reversed.
 CANARIES = ("leak", "kael", LEAKY_IP)
+# Every piece of the local part of 3 characters or more: none may reach a dead letter, even
+# from a payload cut inside the address.
+LOCAL_PART_PIECES = tuple(
+    LEAKY_LOCAL_PART[i:j]
+    for i in range(len(LEAKY_LOCAL_PART))
+    for j in range(i + 3, len(LEAKY_LOCAL_PART) + 1)
+)
 OCCURRED_AT = "2026-11-20T12:00:00Z"
 INJECTED_KEY = b"bad\r\nX-Injected: 1"
 INJECTED_HEADERS = (
@@ -112,6 +121,11 @@ def _spliced(name: str, old: bytes, new: bytes) -> bytes:
     return raw.replace(old, new, 1)
 
 
+def _cut(raw: bytes, after: bytes) -> bytes:
+    """``raw`` cut right after the first ``after``, as a buggy producer or a proxy cuts it."""
+    return raw[: raw.index(after) + len(after)]
+
+
 def _bad_cases() -> list[Case]:
     ip = LEAKY_IP.encode()
     email = LEAKY_EMAIL.encode()
@@ -137,6 +151,23 @@ def _bad_cases() -> list[Case]:
             str(2**64).encode()), OUT_OF_INT64),
         Case("negative_integer_beyond_64_bits", _spliced("negative_integer_beyond_64_bits",
             b"1834", str(-(2**63) - 1).encode()), OUT_OF_INT64),
+        # Cut short inside an address: only a description of the payload may remain
+        Case("cut_inside_email_field", _cut(orjson.dumps(good_event("cut_inside_email_field")),
+            b'"email":"leak.me@exa'), INVALID_JSON),
+        Case("cut_right_after_at", _cut(_recipient("cut_right_after_at", LEAKY_EMAIL),
+            b'"recipient":"leak.me@'), INVALID_JSON),
+        Case("cut_inside_local_part", _cut(orjson.dumps(good_event("cut_inside_local_part")),
+            b"?email=leak.m"), INVALID_JSON),
+        Case("cut_inside_address_in_url", _cut(orjson.dumps(good_event(
+            "cut_inside_address_in_url")), b"?email=leak.me@examp"), INVALID_JSON),
+        Case("cut_inside_percent_encoded_address", _cut(_with("cut_inside_percent_encoded_address",
+            "context.url", "https://app.example.com/u/leak.me%40ex.org/x"), b"/u/leak.me%4"),
+            INVALID_JSON),
+        Case("cut_right_after_percent_encoded_at", _cut(_with("cut_right_after_percent_encoded_at",
+            "context.url", "https://app.example.com/u?e=leak.me%40ex.org"), b"?e=leak.me%40"),
+            INVALID_JSON),
+        Case("cut_inside_json_escaped_address", _cut(_spliced("cut_inside_json_escaped_address",
+            b"@example.org", b"\\u0040example.org"), b"leak.me\\u004"), INVALID_JSON),
         Case("nested_1000_deep", nested, TOO_DEEP),
         Case("nested_1000_deep_inside_event", _spliced("nested_1000_deep_inside_event",
             b'"export"', nested), TOO_DEEP),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.contracts import Contracts
-from streams.policy.explain import NOT_ROUTED, cells
+from streams.policy.explain import NOT_ROUTED, cells, parameters
 from streams.policy.model import Consent, Policy
 
 
@@ -36,8 +36,14 @@ def diff(old: Policy, new: Policy, contracts: Contracts) -> list[Change]:
 
 
 def output_changes(old: Policy, new: Policy) -> list[str]:
-    """Purposes added, removed, or given another output topic, consent rule or key rotation."""
-    notes = []
+    """Parameters changed (IP prefixes, kept query parameters, URL rules), and purposes added,
+    removed, or given another output topic, consent rule or key rotation."""
+    before, after = dict(parameters(old)), dict(parameters(new))
+    notes = [
+        f"parameter {name}: {before.get(name, '(none)')} -> {after.get(name, '(none)')}"
+        for name in [*before, *(n for n in after if n not in before)]
+        if before.get(name) != after.get(name)
+    ]
     for name in sorted(old.purposes.keys() | new.purposes.keys()):
         was, now = old.purposes.get(name), new.purposes.get(name)
         if was is None:

@@ -92,8 +92,23 @@ def table(policy: Policy, contracts: Contracts) -> tuple[list[str], list[list[st
     return header, rows
 
 
+def parameters(policy: Policy) -> list[list[str]]:
+    """The settings of the actions as (name, value) rows, URL rules of clean_url included."""
+    params = policy.parameters
+    url = params.url
+    rows = [
+        ["ipv4_prefix", str(params.ipv4_prefix)],
+        ["ipv6_prefix", str(params.ipv6_prefix)],
+        ["keep_query_params", ", ".join(sorted(params.keep_query_params)) or "(none)"],
+        ["url.placeholder", url.placeholder],
+        ["url.own_identifiers", ", ".join(url.own_identifiers) or "(none)"],
+    ]
+    rows += [[f"url.id_segments.{name}", pattern] for name, pattern in url.id_segments]
+    return rows
+
+
 def markdown(header: list[str], rows: list[list[str]]) -> str:
-    """A GitHub-flavoured Markdown table."""
+    """A GitHub-flavoured Markdown table (a "|" in a cell, as in a regular expression, escaped)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"

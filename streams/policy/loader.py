@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from schemas.contracts import Contracts, load_contracts
+from streams.anonymize.url import id_segment_problem
 from streams.policy.model import (
     ACTIONS,
     Consent,
@@ -20,10 +21,13 @@ from streams.policy.model import (
     Plan,
     Policy,
     Purpose,
+    UrlRules,
 )
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+# A placeholder stays one path segment and one query value, and reads as a route parameter.
+PLACEHOLDER = re.compile(r"^[A-Za-z0-9:_{}<>\[\]-]{1,32}$")
 CONSENT_STATES = {"granted": Consent.GRANTED, "not_granted": Consent.NOT_GRANTED}
 
 
@@ -101,7 +105,7 @@ class _Checker:
         return True
 
     def _parameters(self, value: Any) -> Parameters:
-        allowed = {"ipv4_prefix", "ipv6_prefix", "keep_query_params"}
+        allowed = {"ipv4_prefix", "ipv6_prefix", "keep_query_params", "url"}
         if not self._mapping(value, "parameters", allowed):
             return Parameters()
         params = Parameters()
@@ -115,7 +119,40 @@ class _Checker:
         if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
             self.problem("parameters.keep_query_params", "must be a list of parameter names")
             keep = []
-        return Parameters(ipv4, ipv6, frozenset(keep))
+        return Parameters(ipv4, ipv6, frozenset(keep), self._url_rules(value.get("url", {})))
+
+    def _url_rules(self, value: Any) -> UrlRules:
+        where = "parameters.url"
+        defaults = UrlRules()
+        if not self._mapping(value, where, {"placeholder", "own_identifiers", "id_segments"}):
+            return defaults
+        placeholder = value.get("placeholder", defaults.placeholder)
+        if not isinstance(placeholder, str) or not PLACEHOLDER.match(placeholder):
+            self.problem(f"{where}.placeholder", "must be 1 to 32 of A-Z a-z 0-9 : _ - { } < > [ ]")
+        own = value.get("own_identifiers", list(defaults.own_identifiers))
+        if not isinstance(own, list):
+            self.problem(f"{where}.own_identifiers", "must be a list of envelope fields")
+            own = []
+        for field in own:
+            if field not in self.envelope_fields or "." not in str(field):
+                self.problem(
+                    f"{where}.own_identifiers",
+                    f"{field!r} is not a field of subject or context in the envelope",
+                )
+        segments = value.get("id_segments", {})
+        if not self._mapping(segments, f"{where}.id_segments"):
+            segments = {}
+        for name, pattern in segments.items():
+            if not NAME.match(str(name)):
+                self.problem(f"{where}.id_segments.{name}", "a rule name is a-z, 0-9 and _")
+            problem = id_segment_problem(pattern)
+            if problem:
+                self.problem(f"{where}.id_segments.{name}", problem)
+        return UrlRules(
+            str(placeholder),
+            tuple(str(field) for field in own),
+            tuple((str(name), str(pattern)) for name, pattern in segments.items()),
+        )
 
     def _purposes(
         self, value: Any

@@ -25,6 +25,23 @@ class Consent(StrEnum):
     NOT_REQUIRED = "not_required"
 
 
+# Fail closed: without a `url` section, the subject's own ids still leave no URL.
+OWN_IDENTIFIERS = ("subject.user_id", "subject.account_id", "context.session_id")
+
+
+@dataclass(frozen=True)
+class UrlRules:
+    """How clean_url turns identifiers in URLs into route templates."""
+
+    placeholder: str = ":id"
+    # Envelope fields whose values, the event's own ids, become the placeholder anywhere in
+    # a path segment or kept parameter of the event's URLs.
+    own_identifiers: tuple[str, ...] = OWN_IDENTIFIERS
+    # (name, regular expression) of path segments that are identifiers: a segment (less a
+    # file extension) that one of them matches entirely becomes the placeholder.
+    id_segments: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class Parameters:
     """Settings of the actions."""
@@ -32,6 +49,7 @@ class Parameters:
     ipv4_prefix: int = 24
     ipv6_prefix: int = 48
     keep_query_params: frozenset[str] = frozenset()
+    url: UrlRules = UrlRules()
 
 
 class KeyRotation(StrEnum):

@@ -151,3 +151,37 @@ def test_planted_leaks_are_found_at_their_place_with_exit_1_and_never_printed(
     assert "LEAKS FOUND: 10 finding(s)" in output
     for value in VALUES:
         assert value not in output
+
+
+@pytest.mark.kafka
+def test_planted_fragments_of_addresses_are_found_in_a_dead_letter_and_a_lake_file(
+    tmp_path, kafka_bootstrap
+):
+    clean_lake(tmp_path)
+    traffic = "clean/traffic/event_date=2026-11-20/clean.traffic+0+0-9.parquet"
+    write_parquet(
+        tmp_path / "lake" / traffic,
+        [{"url": "https://portal.example/u/jane.roe%4"}, {"url": "/a?e=jane.roe@hidd"}],
+    )
+    namespace = f"audit-{tmp_path.name[-12:]}."
+    dead_letter = namespace + "dead.letter"
+    create_topics(kafka_bootstrap, [TopicSpec(dead_letter, 1, {})])
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(dead_letter, b'{"reason": "bad", "excerpt": "{\\"to\\": \\"jane.roe@hidd"}')
+    assert producer.flush(30) == 0
+
+    result = audit(
+        tmp_path,
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        USAGE_PIPELINE_TOPICS__NAMESPACE=namespace,
+    )
+
+    assert result.exit_code == 1, result.output
+    shown = re.escape(traffic)
+    for pattern in (
+        rf"LEAK email .*{shown} row 0 url",
+        rf"LEAK email .*{shown} row 1 url",
+        rf"LEAK email .*topic {re.escape(dead_letter)} partition 0 offset 0 value\.excerpt",
+    ):
+        assert re.search(pattern, result.output), pattern
+    assert "jane" not in result.output

@@ -13,7 +13,16 @@ import pytest
 from confluent_kafka import Message, Producer
 
 from audit.detectors import Detector
-from tests.bad_input_corpus import BAD, CANARIES, CORPUS, VALID, Case, event_id, good_event
+from tests.bad_input_corpus import (
+    BAD,
+    CANARIES,
+    CORPUS,
+    LOCAL_PART_PIECES,
+    VALID,
+    Case,
+    event_id,
+    good_event,
+)
 
 GOOD_IP = "203.0.113.0"
 
@@ -129,3 +138,16 @@ def test_no_dead_letter_value_or_header_holds_an_address_or_a_line_break(run):
             found += [hit.kind for text in texts for hit in detector.detect(text)]
             found += [text[:80] for text in texts if "\r" in text or "\n" in text]
     assert found == []
+
+
+def test_payloads_cut_inside_an_address_leave_no_piece_of_its_local_part(run):
+    cut = [case for case in BAD if case.name.startswith("cut_")]
+    found = {}
+    for case in cut:
+        for letter in run.letters[run.positions[case.name]]:
+            texts = [letter.value().decode(), *(value.decode() for _, value in letter.headers())]
+            pieces = [piece for piece in LOCAL_PART_PIECES for text in texts if piece in text]
+            if pieces:
+                found[case.name] = pieces
+    assert len(cut) >= 7
+    assert found == {}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit.detectors import Detector
 from schemas.contracts import load_contracts
@@ -16,7 +19,16 @@ from streams.deadletter import Source
 from streams.output import Output
 from streams.policy.loader import load_policy
 from streams.processor import Processor
-from tests.bad_input_corpus import BAD, CANARIES, LEAKY_EMAIL, LEAKY_IP, VALID, Case, good_event
+from tests.bad_input_corpus import (
+    BAD,
+    CANARIES,
+    LEAKY_EMAIL,
+    LEAKY_IP,
+    LOCAL_PART_PIECES,
+    VALID,
+    Case,
+    good_event,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = Source("raw.usage", 1, 42)
@@ -69,6 +81,18 @@ def test_no_dead_letter_holds_an_address_or_an_unescaped_line_break(processor, c
     assert len(orjson.loads(output.value)["excerpt"].encode()) <= 4096
 
 
+CUT = tuple(case for case in BAD if case.name.startswith("cut_"))
+
+
+@pytest.mark.parametrize("case", CUT, ids=names(CUT))
+def test_a_payload_cut_inside_an_address_is_outlined_without_a_piece_of_it(processor, case):
+    output = dead_letter_of(processor, case.payload)
+    letter = orjson.loads(output.value)
+    assert letter["excerpt"].startswith(f"not parsed, {len(case.payload)} bytes; ")
+    texts = [output.value.decode(), *(value.decode() for _, value in output.headers)]
+    assert [piece for piece in LOCAL_PART_PIECES for text in texts if piece in text] == []
+
+
 @pytest.mark.parametrize("case", VALID, ids=names(VALID))
 def test_odd_but_valid_records_reach_the_service_output_with_the_ip_truncated(processor, case):
     outputs = processor.process(case.payload, SOURCE, lambda _: None).outputs
@@ -87,3 +111,49 @@ def test_an_error_message_with_line_breaks_cannot_forge_a_dead_letter_header(pro
     assert letter["reason"].startswith("ValueError: no consent for [email]")
     assert "\\r\\nX-Injected" in letter["reason"]
     assert leaks(output) == []
+
+
+# Local parts from letters that no fixed text of a dead letter holds (reason, field names,
+# processor version, timestamps), with no two separators in a row: every piece of 3 or more
+# characters of one is then a piece of the address, never of the record around it.
+cut_local_parts = st.from_regex(r"[QWKVYZ]{1,6}(?:[._+-][QWKVYZ]{1,6}){0,3}", fullmatch=True)
+
+
+def pieces(local: str) -> set[str]:
+    return {local[i:j] for i in range(len(local)) for j in range(i + 3, len(local) + 1)}
+
+
+def carrying(address: str, place: str) -> bytes:
+    """A valid event that holds ``address`` in ``place``."""
+    event = good_event(f"cut-{place}")
+    if place == "field":
+        event["subject"]["email"] = address
+    elif place == "url":
+        event["context"]["url"] = f"https://app.example.com/u?email={address}&x=1"
+    elif place == "percent-encoded":
+        event["context"]["url"] = f"https://app.example.com/u/{quote(address, safe='')}/x"
+    elif place == "recipient":
+        event["event_type"] = "email.activity"
+        event["properties"] = {"action": "opened", "campaign_id": "c1",
+                               "campaign_kind": "newsletter", "message_id": "m1",
+                               "recipient": address}  # fmt: skip
+    payload = orjson.dumps(event)
+    if place == "json-escaped":
+        payload = payload.replace(LEAKY_EMAIL.encode(), address.replace("@", "\\u0040").encode())
+    return payload
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    cut_local_parts,
+    st.sampled_from(["example.org", "intranet", "mail.example.co.uk"]),
+    st.sampled_from(["field", "url", "percent-encoded", "json-escaped", "recipient"]),
+)
+def test_a_payload_cut_anywhere_leaves_no_piece_of_the_local_part(processor, local, domain, place):
+    payload = carrying(f"{local}@{domain}", place)
+    for cut in range(len(payload)):
+        output = dead_letter_of(processor, payload[:cut])
+        texts = [output.value.decode(), *(value.decode() for _, value in output.headers)]
+        found = [piece for piece in pieces(local) for text in texts if piece in text]
+        assert found == [], (cut, found)
+        assert leaks(output) == []

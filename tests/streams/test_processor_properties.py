@@ -110,3 +110,23 @@ def test_same_subject_gets_one_pseudonym_per_purpose_and_different_ones_across(p
     }
     assert ids == ids_again
     assert ids["service"] != ids["analytics"]
+
+
+def test_each_event_s_urls_lose_that_event_s_own_ids_and_no_other(processor):
+    """The anonymizer keeps the ids of the event in hand for all its URLs: never another's."""
+    base = orjson.loads((REPO / "schemas/examples/traffic.web_request.v1.json").read_bytes())
+    urls = []
+    for user in ("jroe", "asmith", "jroe"):
+        event = copy.deepcopy(base)
+        event["subject"] = {"account_id": f"team-{user}", "user_id": user}
+        event["context"]["url"] = "https://portal.example/people/jroe/asmith"
+        event["context"]["referrer"] = f"https://portal.example/teams/team-{user}"
+        payload = orjson.dumps(event)
+        (output,) = processor.process(payload, Source("raw.traffic", 0, 1), lambda _: None).outputs
+        context = orjson.loads(output.value)["context"]
+        urls.append((context["url"], context["referrer"]))
+    assert urls == [
+        ("https://portal.example/people/:id/asmith", "https://portal.example/teams/:id"),
+        ("https://portal.example/people/jroe/:id", "https://portal.example/teams/:id"),
+        ("https://portal.example/people/:id/asmith", "https://portal.example/teams/:id"),
+    ]

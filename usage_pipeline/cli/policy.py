@@ -8,12 +8,13 @@ from pathlib import Path
 import orjson
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from schemas.contracts import load_contracts
 from streams.policy.diff import diff as policy_diff
 from streams.policy.diff import output_changes
 from streams.policy.dry_run import dry_run as run_dry
-from streams.policy.explain import markdown, table
+from streams.policy.explain import markdown, parameters, table
 from streams.policy.loader import load_policy
 from usage_pipeline.cli.console import out
 from usage_pipeline.settings import load_settings
@@ -46,20 +47,29 @@ def explain(
     policy: Path | None = POLICY_OPTION,
     as_markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table."),
 ) -> None:
-    """Per event type and field, what leaves the pipeline for each purpose and consent state.
+    """Per event type and field, what leaves the pipeline for each purpose and consent state;
+    then the parameters of the actions, with the URL rules of clean_url.
 
     '-' means the event type does not feed that purpose; '(not sent)' means the event is
     withheld from that output entirely.
     """
     compiled = load_policy(_policy_path(policy))
     header, rows = table(compiled, load_contracts())
+    settings = parameters(compiled)
     if as_markdown:
-        out.print(markdown(header, rows), markup=False, highlight=False, soft_wrap=True)
+        text = markdown(header, rows) + "\n" + markdown(["parameter", "value"], settings)
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
         return
     grid = Table(*header, title=f"Anonymization policy {compiled.version}", show_lines=False)
     for row in rows:
         grid.add_row(*row)
     out.print(grid)
+    # Text cells: a regular expression's brackets are not Rich markup.
+    values = Table("parameter", "value", title="Parameters (clean_url: docs/stream.md)")
+    values.columns[1].overflow = "fold"  # a regular expression is read whole, never cut
+    for name, value in settings:
+        values.add_row(Text(name), Text(value))
+    out.print(values)
 
 
 @app.command()
@@ -77,6 +87,7 @@ def diff(
         out.print(f"- {note}")
     if not changes and not notes:
         out.print("No change in any output.")
+    if not changes:
         return
     grid = Table("event type", "field", "purpose", "consent", "before", "after")
     for c in changes:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streams.anonymize.email import AT_SPELLINGS
 from streams.anonymize.scrub import find_personal_data, scrub_text
 
 SEPARATORS = st.sampled_from(
@@ -68,12 +69,47 @@ def test_addresses_are_replaced_by_placeholders(text, expected):
 @pytest.mark.parametrize(
     "text",
     ["at 10:30:00 on 2024-06-01T10:20:30.123456+00:00", "mac 00:1a:2b:3c:4d:5e", "v1.2.3",
-     "key k1a2b3c4d:0123456789abcdef0123456789abcdef", "user@localhost", "@home", ":: alone", "",
-     "10%3A30%3A00", "%3A%3A", "time=10%3a30"],
+     "key k1a2b3c4d:0123456789abcdef0123456789abcdef", "@home", ":: alone", "",
+     "10%3A30%3A00", "%3A%3A", "time=10%3a30", "sale 100%", "sale 50%25 off", "a \\u0400",
+     "&#640; &#x400;", "?a=1&b=2", "C:\\Users"],
 )  # fmt: skip
 def test_text_without_addresses_is_left_alone(text):
     assert scrub_text(text) == text
     assert find_personal_data(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Cut-off addresses the issue saw in dead letters, with and without a domain.
+        "jane.roe@hidd", "jane.roe@hidden-mail.", "jane.roe%40hidde", "jane.roe%", "jane.roe@",
+        "jane.roe@intranet", "user@localhost", "x jane.roe%2540corp y",
+        # Other spellings of "@": escapes, character references, fullwidth and small forms.
+        "jane.roe\\u0040corp", "jane.roe\\\\u0040corp", "jane.roe\\x40corp", "jane.roe\\u{40}corp",
+        "jane.roe&#64;corp", "jane.roe&#064;", "jane.roe&#x40;corp", "jane.roe&commat;corp",
+        "jane.roe&amp;#64;corp", "jane.roe\uff20corp", "jane.roe\ufe6bcorp",
+        "jane.roe%EF%BC%A0corp",
+        # The same, cut inside the spelling of "@", at the very end of the text.
+        "jane.roe%4", "jane.roe%25", "jane.roe%254", "jane.roe\\u00", "jane.roe\\", "jane.roe&#6",
+        "jane.roe&#x", "jane.roe&comm", "jane.roe&", "jane.roe%EF%B", "jane.roe&amp;#",
+    ],
+)  # fmt: skip
+def test_an_address_cut_short_or_spelled_otherwise_loses_its_local_part(text):
+    assert "jane" not in scrub_text(text)
+    assert "roe" not in scrub_text(text)
+    assert find_personal_data(text) == ["email"]
+
+
+SPELLINGS = st.sampled_from(["@", "\uff20", "\ufe6b", *AT_SPELLINGS])
+local_parts = st.from_regex(r"[A-Za-z][A-Za-z0-9._+-]{2,30}", fullmatch=True)
+
+
+@given(local_parts, SPELLINGS, st.sampled_from(["", "example.org", "intranet"]), st.data())
+def test_a_text_cut_anywhere_after_the_local_part_keeps_none_of_it(local, at, domain, data):
+    text = f"note: {local}{at}{domain}"
+    cut = data.draw(st.integers(len(text) - len(at + domain) + 1, len(text)))
+    assert local not in scrub_text(text[:cut])
+    assert find_personal_data(text[:cut]) == ["email"]
 
 
 def test_find_personal_data_names_kinds_never_values():

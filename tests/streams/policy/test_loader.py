@@ -130,3 +130,34 @@ def test_unknown_key_rotation_is_named(document):
     broken = copy.deepcopy(document)
     broken["purposes"]["analytics"]["key_rotation"] = "relink"
     assert "purposes.analytics.key_rotation: must be 'unlink' or 'link'" in problems_of(broken)
+
+
+def test_url_rules_that_cannot_work_are_named(document):
+    broken = copy.deepcopy(document)
+    broken["parameters"]["url"] = {
+        "placeholder": "/id?",
+        "own_identifiers": ["subject.phone", "event_id"],
+        "id_segments": {"open": "[0-9", "empty": "[0-9]*", "grouped": "(usr|acct)_[0-9]+"},
+    }
+    found = problems_of(broken)
+    for expected in (
+        "parameters.url.placeholder: must be 1 to 32 of",
+        "parameters.url.own_identifiers: 'subject.phone' is not a field of subject or context",
+        "parameters.url.own_identifiers: 'event_id' is not a field of subject or context",
+        "parameters.url.id_segments.open: is not a valid regular expression",
+        "parameters.url.id_segments.empty: matches an empty segment",
+        "parameters.url.id_segments.grouped: has a capturing group",
+    ):
+        assert any(p.startswith(expected) for p in found), expected
+
+
+def test_without_a_url_section_the_subjects_own_ids_still_leave_no_url():
+    unsaid = yaml.safe_load(POLICY.read_bytes())
+    del unsaid["parameters"]["url"]
+    parsed = parse_policy(yaml.safe_dump(unsaid).encode(), "test", load_contracts())
+    assert parsed.parameters.url.own_identifiers == (
+        "subject.user_id",
+        "subject.account_id",
+        "context.session_id",
+    )
+    assert parsed.parameters.url.id_segments == ()

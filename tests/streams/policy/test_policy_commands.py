@@ -92,11 +92,49 @@ def test_dry_run_without_consent_withholds_marketing():
     assert set(sample["after"]) == {"service", "analytics"}
 
 
-def test_explain_ends_with_each_purposes_key_rotation():
+def test_explain_ends_the_field_table_with_each_purposes_key_rotation():
     result = cli("explain", "--markdown")
     assert result.returncode == 0, result.stderr
-    last = result.stdout.decode().strip().splitlines()[-1]
-    assert last.startswith("| (every event) | key_rotation | link | unlink | unlink |")
+    fields = result.stdout.decode().split("\n\n")[0]
+    assert fields.splitlines()[-1].startswith(
+        "| (every event) | key_rotation | link | unlink | unlink |"
+    )
+
+
+def test_explain_shows_the_url_rules_of_clean_url():
+    result = cli("explain", "--markdown")
+    parameters = result.stdout.decode().split("\n\n")[1].splitlines()
+    assert parameters[0] == "| parameter | value |"
+    assert "| url.placeholder | :id |" in parameters
+    assert (
+        "| url.own_identifiers | subject.user_id, subject.account_id, context.session_id |"
+        in parameters
+    )
+    assert "| url.id_segments.subject_id | (?:usr\\|acct\\|sess\\|web)_[A-Za-z0-9]+ |" in parameters
+    table = cli("explain").stdout.decode()
+    assert "url.id_segments.uuid" in table
+    assert "[0-9A-Fa-f]{8}-" in table  # brackets are text, not console markup
+
+
+def test_dry_run_shows_traffic_urls_as_routes_without_the_visitors_ids():
+    event = orjson.loads((EXAMPLES / "traffic.web_request.v1.json").read_bytes())
+    event["subject"] = {"account_id": "bigcorp", "user_id": "usr_1em2bdv8"}
+    event["context"]["url"] = "https://portal.example/users/usr_1em2bdv8/settings?utm_source=x"
+    event["context"]["referrer"] = "https://portal.example/teams/BigCorp/u/jane.roe%40corp"
+    result = cli("dry-run", "--events", "-", stdin=orjson.dumps(event) + b"\n")
+    (sample,) = [orjson.loads(line) for line in result.stdout.splitlines()]
+    context = sample["after"]["traffic"]["context"]
+    assert context["url"] == "https://portal.example/users/:id/settings?utm_source=x"
+    assert context["referrer"] == "https://portal.example/teams/:id/u/[redacted]"
+
+
+def test_diff_names_a_changed_url_rule(tmp_path):
+    proposed = tmp_path / "proposed.yaml"
+    text = POLICY.read_text()
+    proposed.write_text(text.replace('number: "[0-9]+"', 'number: "[0-9]{4,}"'))
+    result = cli("diff", str(POLICY), str(proposed))
+    assert result.returncode == 0, result.stderr
+    assert b"parameter url.id_segments.number: [0-9]+ -> [0-9]{4,}" in result.stdout
 
 
 def test_diff_names_a_purpose_whose_key_rotation_changes(tmp_path):
