@@ -40,7 +40,12 @@ def test_the_contract_accepts_an_international_address(address):
 
 @pytest.mark.parametrize(
     "address",
-    ["jürgen\u200b@example.de", "jürgen\u202e@example.de", "jürgen\uff20example.de", "jü rgen@x.de"],
+    [
+        "jürgen\u200b@example.de",
+        "jürgen\u202e@example.de",
+        "jürgen\uff20example.de",
+        "jü rgen@x.de",
+    ],
 )
 def test_the_contract_refuses_invisible_bidi_and_look_alike_characters(address):
     event = copy.deepcopy(EXAMPLE)
