@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import secrets
-import shutil
 import subprocess
 import threading
 import time
@@ -19,7 +17,7 @@ from broker.admin import read_topic
 from streams.policy.loader import load_policy
 from streams.supervisor import WorkerProcess
 from streams.topics import ensure_stream_topics
-from tests.aggregates.test_report_chromium import FLAGS
+from tests.aggregates.test_report_chromium import FLAGS, chromium  # noqa: F401, F811 (a fixture)
 from tests.conftest import free_port
 from tests.producers.collect.conftest import REPO, start_collector, stop_collector
 from usage_pipeline.settings import StreamSettings, TopicSettings
@@ -27,18 +25,7 @@ from usage_pipeline.settings import StreamSettings, TopicSettings
 pytestmark = pytest.mark.kafka
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        reason = "chromium is not installed (apt-get install chromium; `make test` does it as root)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
-
-
-def test_a_browser_page_view_reaches_clean_traffic_anonymized(chromium, kafka_bootstrap, tmp_path):
+def test_a_browser_page_view_reaches_clean_traffic_anonymized(chromium, kafka_bootstrap, tmp_path):  # noqa: F811
     page_port = free_port()
     origin = f"http://127.0.0.1:{page_port}"
     collector = start_collector(
