@@ -17,7 +17,7 @@ from broker.admin import read_topic
 from streams.policy.loader import load_policy
 from streams.supervisor import WorkerProcess
 from streams.topics import ensure_stream_topics
-from tests.aggregates.test_report_chromium import FLAGS, chromium  # noqa: F401, F811 (a fixture)
+from tests.aggregates.test_report_chromium import FLAGS, chromium  # noqa: F401 (a fixture)
 from tests.conftest import free_port
 from tests.producers.collect.conftest import REPO, start_collector, stop_collector
 from usage_pipeline.settings import StreamSettings, TopicSettings
