@@ -1,7 +1,7 @@
 """The producer library services embed: validate, serialize, key by subject, send, report.
 
 confluent-kafka underneath: idempotent (acks=all), batched and compressed, murmur2
-partitioning like Kafka's Java client and faust, a bounded queue that blocks when full, and
+partitioning like Kafka's Java client, a bounded queue that blocks when full, and
 delivery failures that reach the caller instead of vanishing.
 """
 
@@ -26,6 +26,8 @@ from usage_pipeline.settings import ProducerSettings
 log = logging.getLogger(__name__)
 
 POLL_EVERY = 1000
+# librdkafka's per-event delivery report: (error or None, the produced message).
+EventCallback = Callable[[KafkaError | None, Message], None]
 
 
 @dataclass(frozen=True)
@@ -95,16 +97,29 @@ class EventPublisher:
         self._topics: dict[str, str] = {}
         self._consent_topic = raw_topic(CONSENT_FAMILY, namespace)
 
-    def publish(self, event: Mapping[str, Any]) -> None:
-        """Validate ``event`` and queue it; blocks while the queue is full."""
-        self.contracts.validate(event)
-        self._send(event, orjson.dumps(event))
+    def publish(self, event: Mapping[str, Any], on_delivery: EventCallback | None = None) -> None:
+        """Validate ``event`` and queue it; blocks while the queue is full.
 
-    def publish_json(self, payload: bytes | str) -> dict:
+        ``on_delivery``, when given, hears this event's outcome instead of the publisher's own
+        accounting (``stats``, ``flush`` raising): the caller then owns the outcome.
+        """
+        self.contracts.validate(event)
+        self._send(event, orjson.dumps(event), on_delivery)
+
+    def publish_json(self, payload: bytes | str, on_delivery: EventCallback | None = None) -> dict:
         """Parse, size-check and validate one JSON document, then queue it; returns the event."""
         event = self.contracts.parse(payload, max_bytes=self.settings.max_event_bytes)
-        self._send(event, payload.encode() if isinstance(payload, str) else payload)
+        self._send(event, payload.encode() if isinstance(payload, str) else payload, on_delivery)
         return event
+
+    @property
+    def queued(self) -> int:
+        """Events waiting for the broker's acknowledgement (librdkafka's queue)."""
+        return len(self._producer)
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        """Serve delivery reports for up to ``timeout_s``; returns how many were served."""
+        return self._producer.poll(timeout_s)
 
     def flush(self, timeout_s: float = 60.0) -> None:
         """Wait until every queued event is acknowledged or failed; raise if any failed."""
@@ -130,7 +145,9 @@ class EventPublisher:
     ) -> None:
         self.close()
 
-    def _send(self, event: Mapping[str, Any], value: bytes) -> None:
+    def _send(
+        self, event: Mapping[str, Any], value: bytes, on_delivery: EventCallback | None
+    ) -> None:
         if len(value) > self.settings.max_event_bytes:
             raise ContractViolation(
                 ROOT, f"event is {len(value)} bytes, over the {self.settings.max_event_bytes} limit"
@@ -140,12 +157,13 @@ class EventPublisher:
         topic = self._topics.get(event_type)
         if topic is None:
             topic = self._topics[event_type] = raw_topic(family_of(event_type), self._namespace)
+        report = {} if on_delivery is None else {"on_delivery": on_delivery}
         if topic == self._consent_topic:
             key = consent_key(subject, event["properties"]["purpose"]).encode()
             partition = partition_for(subject, self._partitions(topic))
-            produce_blocking(self._producer, topic, value, key=key, partition=partition)
+            produce_blocking(self._producer, topic, value, key=key, partition=partition, **report)
         else:
-            produce_blocking(self._producer, topic, value, key=subject.encode())
+            produce_blocking(self._producer, topic, value, key=subject.encode(), **report)
         self.stats.sent += 1
         if self.stats.sent % POLL_EVERY == 0:  # serving reports per event costs more than sending
             self._producer.poll(0)

@@ -50,6 +50,16 @@ _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _MISSING: Final = object()
 
+# RFC 6531 addresses: dot-atom ASCII plus non-ASCII letters, without C1 controls, spaces,
+# invisible and bidi-control characters, private use, the BOM or the fullwidth at sign.
+_ADDRESS_NON_ASCII: Final = (
+    r"\u00a1-\u00ac\u00ae-\u167f\u1681-\u1fff\u2010-\u2027\u2030-\u205e\u2070-\u2fff"
+    r"\u3001-\ud7ff\uf900-\ufefe\uff01-\uff1f\uff21-\uffef"
+)
+_EMAIL_PATTERN: Final = (
+    rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~{_ADDRESS_NON_ASCII}-]+"
+    rf"@[A-Za-z0-9{_ADDRESS_NON_ASCII}-]+(?:\.[A-Za-z0-9{_ADDRESS_NON_ASCII}-]+)+$"
+)
 # Reasons for the patterns used in the schemas, keyed by the exact pattern text. A pattern
 # missing here falls back to naming the pattern (never the value); a test keeps this complete.
 _PATTERN_REASONS: Final[dict[str, str]] = {
@@ -65,9 +75,9 @@ _PATTERN_REASONS: Final[dict[str, str]] = {
         "must be in UTC: an RFC 3339 date-time like 2025-03-14T09:26:53Z, ending in Z or +00:00"
     ),
     r"^[0-9]{4}-(?:0[1-9]|1[0-2])$": "must be a month as YYYY-MM",
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$": (
-        "must be an ASCII e-mail address local@domain.tld (no quoted local part or address "
-        "literal; an internationalised domain in its xn-- form)"
+    _EMAIL_PATTERN: (
+        "must be an e-mail address local@domain.tld, ASCII or UTF-8 (no quoted local part, "
+        "address literal, space, control, invisible or bidi-control character)"
     ),
     r"^[^\r\n\x00]*$": "must not contain CR, LF or NUL characters",
 }
@@ -78,6 +88,7 @@ _ANY_OF_REASONS: Final[dict[str, str]] = {
 _FORMAT_NAMES: Final[dict[str, str]] = {
     "date-time": "RFC 3339 date-time",
     "email": "e-mail address",
+    "idn-email": "e-mail address",
     "hostname": "hostname",
     "ipv4": "IPv4 address",
     "ipv6": "IPv6 address",
@@ -269,20 +280,28 @@ class Contracts:
     ) -> dict[str, Any]:
         """Decode one JSON event (size, strict JSON, 64-bit ints, unique keys) and validate it."""
         raw = _check_size(payload, max_bytes)
-        reason = None
-        try:
-            event = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            reason = _json_reason(exc)
-        # Raised outside the except block so the decoder error, which holds the whole
-        # document, is not chained to the violation.
-        if reason is not None:
-            raise ContractViolation(ROOT, reason)
+        event = _decode(raw)
         if _NINETEEN_DIGITS in raw.translate(_DIGITS_TO_ZERO) or _may_repeat_a_key(raw, event):
-            violation = _strict_decoding_violation(raw)
+            violation = _strict_problem(_strict_tree(raw))
             if violation is not None:
                 raise violation
         return self.validate(event)
+
+    def decode_array(self, payload: bytes | str) -> list[Any]:
+        """Decode a JSON array of events as strictly as ``parse`` decodes one; elements are not
+        validated yet, and an element that repeats a key or holds an integer beyond int64 is
+        replaced by its ``ContractViolation``. Raises one for a document that is not an array."""
+        raw = _check_size(payload, len(payload) if isinstance(payload, bytes) else 4 * len(payload))
+        items = _decode(raw)
+        if not isinstance(items, list):
+            raise ContractViolation(ROOT, "must be a JSON array of events")
+        if _NINETEEN_DIGITS in raw.translate(_DIGITS_TO_ZERO) or _may_repeat_a_key(raw, items):
+            tree = _strict_tree(raw)
+            for index, element in enumerate(tree):
+                violation = _strict_problem(element)
+                if violation is not None:
+                    items[index] = violation
+        return items
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -538,13 +557,6 @@ def _json_reason(exc: orjson.JSONDecodeError) -> str:
     return f"is not valid JSON: {message} (line {exc.lineno}, column {exc.colno})"
 
 
-def _check_int64(literal: str) -> int:
-    value = int(literal)
-    if not _INT64_MIN <= value <= _INT64_MAX:
-        raise OverflowError
-    return value
-
-
 def _may_repeat_a_key(raw: bytes, decoded: object) -> bool:
     """False only when no object in ``raw`` repeats a key (orjson silently keeps the last one).
 
@@ -609,19 +621,59 @@ def _repeated_key_path(tree: object) -> list[str | int] | None:
     return None
 
 
-def _strict_decoding_violation(raw: bytes) -> ContractViolation | None:
-    """What orjson lets through: integers beyond int64 (it makes floats) and repeated keys."""
+class _OutOfRange(int):
+    """An integer literal beyond int64, kept in the tree to be reported where it stands."""
+
+
+def _tolerant_int(literal: str) -> int:
+    value = int(literal)
+    return value if _INT64_MIN <= value <= _INT64_MAX else _OutOfRange(0)
+
+
+def _decode(raw: bytes) -> Any:
+    """orjson's decoding of ``raw``, or a violation naming the decoder's reason."""
+    reason = None
     try:
-        tree = json.loads(raw, parse_int=_check_int64, object_pairs_hook=_unique_keys)
-    except OverflowError:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        reason = _json_reason(exc)
+    # Raised outside the except block so the decoder error, which holds the whole
+    # document, is not chained to the violation.
+    raise ContractViolation(ROOT, reason)
+
+
+def _strict_tree(raw: bytes) -> Any:
+    """``raw`` decoded keeping what orjson loses: repeated keys and integers beyond int64."""
+    reason = "is not valid JSON"
+    try:
+        return json.loads(raw, parse_int=_tolerant_int, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        reason = "is nested too deeply"
+    except ValueError:  # cannot happen after orjson accepted the document; stay on the safe side
+        pass
+    raise ContractViolation(ROOT, reason)  # outside the except block: nothing chained
+
+
+def _strict_problem(tree: object) -> ContractViolation | None:
+    """What orjson lets through, in ``tree``: an integer beyond int64, else a repeated key."""
+    if _contains_out_of_range(tree):
         reason = "contains an integer outside the signed 64-bit range (-2^63 to 2^63-1)"
         return ContractViolation(ROOT, reason)
-    except RecursionError:
-        return ContractViolation(ROOT, "is nested too deeply")
-    except ValueError:  # cannot happen after orjson accepted the document; stay on the safe side
-        return ContractViolation(ROOT, "is not valid JSON")
     path = _repeated_key_path(tree)
     return None if path is None else ContractViolation(_field(path), "duplicate key")
+
+
+def _contains_out_of_range(tree: object) -> bool:
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _OutOfRange):
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 @functools.cache

@@ -1,1 +1,1 @@
-"""Stream processing: consent, anonymization policy, routing, the faust worker and the lake sink."""
+"""Stream processing: consent, anonymization policy, routing, the transactional worker, the sink."""

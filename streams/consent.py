@@ -2,7 +2,7 @@
 
 The state maps each purpose to its latest decision and the moment it took effect:
 ``{"marketing": ["withdrawn", 1764000000000000]}`` (status, effective time in epoch
-microseconds). It is plain JSON so that a faust table can keep it in its changelog.
+microseconds), plain JSON, as the subject export shows it.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def test_every_long_running_service_has_a_health_check(compose):
 
 
 def test_pipeline_services_wait_for_a_healthy_broker_and_use_it(compose):
-    for name in ("stream", "sink", "aggregate"):
+    for name in ("stream", "sink", "aggregate", "collect"):
         service = compose["services"][name]
         assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
         assert service["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
@@ -50,7 +50,7 @@ def test_pipeline_services_wait_for_a_healthy_broker_and_use_it(compose):
 def test_pipeline_services_run_commands_of_the_cli(compose):
     click_app = typer.main.get_command(app)
     known = set(click_app.commands)
-    for name in ("stream", "sink", "aggregate"):
+    for name in ("stream", "sink", "aggregate", "collect"):
         command = compose["services"][name]["command"][0]
         assert command in known, f"service {name} runs unknown command {command!r}"
 
@@ -79,7 +79,7 @@ def test_broker_requires_scram_logins_and_denies_what_no_acl_allows(compose):
 
 def test_each_kafka_client_service_logs_in_as_its_own_user_from_a_secret(compose):
     users = {}
-    for name in ("kafka-setup", "stream", "sink"):
+    for name in ("kafka-setup", "stream", "sink", "collect"):
         service = compose["services"][name]
         env = service["environment"]
         assert env["USAGE_PIPELINE_KAFKA__SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
@@ -92,6 +92,7 @@ def test_each_kafka_client_service_logs_in_as_its_own_user_from_a_secret(compose
         "kafka-setup": ("admin", "kafka_admin_password"),
         "stream": ("stream", "kafka_stream_password"),
         "sink": ("sink", "kafka_sink_password"),
+        "collect": ("producer", "kafka_producer_password"),
     }
     assert not {s for s in compose["services"]["sink"]["secrets"] if "admin" in s}
 
@@ -113,3 +114,14 @@ def test_broker_formats_every_scram_user_the_acls_name(compose, repo_root):
     assert set(formatted[1].split()) == set(LocalBrokerSettings().users.values())
     for user in (*formatted[1].split(), "controller"):
         assert f"kafka_{user}_password" in kafka["secrets"]
+
+
+def test_collector_gets_its_service_tokens_from_a_secret_file(compose):
+    collect = compose["services"]["collect"]
+    tokens = collect["environment"]["USAGE_PIPELINE_COLLECT__TOKENS_FILE"]
+    assert tokens.startswith("/run/secrets/")
+    assert tokens.removeprefix("/run/secrets/") in collect["secrets"]
+    assert compose["secrets"]["collect_tokens"]["file"].startswith("./secrets/")
+    assert "pseudonymization_key" not in collect["secrets"]
+    assert collect["command"][:3] == ["collect", "--host", "0.0.0.0"]
+    assert "/healthz" in " ".join(collect["healthcheck"]["test"])

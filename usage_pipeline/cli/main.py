@@ -10,12 +10,14 @@ from pydantic_settings import SettingsError
 
 from broker.admin import ClusterUnreachableError
 from broker.local import BrokerError
+from producers.collect.tokens import TokenFileError
 from schemas.contracts import ContractViolation
 from streams.policy.loader import PolicyError
 from streams.secret_key import PseudonymizationKeyError
 from usage_pipeline.cli import (
     aggregate,
     audit,
+    collect,
     demo,
     kafka,
     policy,
@@ -46,6 +48,7 @@ app.add_typer(aggregate.app, name="aggregate")
 app.add_typer(audit.app, name="audit")
 app.add_typer(subject.app, name="subject")
 app.command("report")(report.report)
+app.command("collect")(collect.collect)
 
 USER_ERRORS = (
     BrokerError,
@@ -54,6 +57,7 @@ USER_ERRORS = (
     PolicyError,
     PseudonymizationKeyError,
     SettingsError,  # names the setting and its source, never the value
+    TokenFileError,  # names the line, never the token
     ValidationError,
 )
 

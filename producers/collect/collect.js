@@ -1,0 +1,1 @@
+(function(){var s=document.currentScript,d=s.dataset,e=new URL("/v1/pageview",s.src).href;function v(){var b={url:location.href,referrer:document.referrer||null};if(d.userId)b.user_id=d.userId;if(d.accountId)b.account_id=d.accountId;navigator.sendBeacon(e,JSON.stringify(b))}document.visibilityState=="prerender"?document.addEventListener("visibilitychange",v,{once:!0}):v()})();

@@ -1,0 +1,54 @@
+"""Run the collector on granian, a Rust HTTP server for Python's ASGI applications.
+
+Chosen over uvicorn by measurement (docs/collect.md, bench/collect.py): more requests per
+second on one core for the same Starlette app, and a header read timeout, which uvicorn lacks
+(a client that sends its headers byte by byte would hold a uvicorn connection forever).
+Access logs stay off: they would write every client's IP address.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+
+from granian.constants import HTTPModes, Interfaces, Loops
+from granian.http import HTTP1Settings
+from granian.server import Server
+from starlette.applications import Starlette
+
+from producers.collect.app import create_app
+from usage_pipeline.settings import CollectSettings
+
+LOG_LEVEL_ENV = "USAGE_PIPELINE_LOG_LEVEL"
+APP_FACTORY = "producers.collect.server:app_factory"
+
+
+def app_factory() -> Starlette:
+    """The worker's application, configured from the environment it inherited."""
+    logging.basicConfig(
+        level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return create_app()
+
+
+def serve(settings: CollectSettings, host: str, port: int) -> None:
+    """Serve until SIGINT or SIGTERM; in-flight requests finish and the producer flushes."""
+    # librdkafka is not fork-safe: the worker starts fresh instead of inheriting our clients.
+    multiprocessing.set_start_method("spawn", force=True)
+    Server(
+        APP_FACTORY,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        factory=True,
+        workers=1,
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,
+        websockets=False,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(settings.header_read_timeout_s * 1000), keep_alive=True
+        ),
+        log_access=False,
+    ).serve()
