@@ -72,7 +72,9 @@ def emit(
 def simulate_command(
     events: int = typer.Option(1_000_000, "--events", "-n", min=1, help="How many events."),
     days: int = typer.Option(30, "--days", min=1, help="Days of activity to spread them over."),
-    seed: int = typer.Option(42, "--seed", help="Same seed and --until give the same events."),
+    seed: int = typer.Option(
+        42, "--seed", help="Same seed, --until, --days and --events give the same events."
+    ),
     until: dt.datetime | None = typer.Option(
         None, "--until", formats=["%Y-%m-%d"], help="Exclusive last day (UTC); default today."
     ),
