@@ -10,6 +10,8 @@ from confluent_kafka import Producer
 from broker.security import Cluster, connection_config
 from usage_pipeline.settings import ProducerSettings
 
+# librdkafka's RD_KAFKA_PARTITION_UA, confluent-kafka's default for produce(partition=...).
+PARTITION_UA = -1
 LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 """librdkafka's own log lines (``%4|...`` on stderr by default), as Python log records.
 
@@ -36,11 +38,21 @@ def producer_config(cluster: Cluster, settings: ProducerSettings, client_id: str
     }
 
 
-def produce_blocking(producer: Producer, topic: str, value: bytes, **kwargs: Any) -> None:
-    """Produce, serving delivery reports while the local queue is full (backpressure)."""
+def produce_blocking(
+    producer: Producer,
+    topic: str,
+    value: bytes,
+    key: bytes | None = None,
+    partition: int = PARTITION_UA,
+    **options: Any,
+) -> None:
+    """Produce, serving delivery reports while the local queue is full (backpressure).
+
+    ``partition`` left unassigned lets the partitioner place the record by its key.
+    """
     while True:
         try:
-            producer.produce(topic, value, **kwargs)
+            producer.produce(topic, value, key, partition, **options)
             return
         except BufferError:
             producer.poll(0.05)
