@@ -67,6 +67,12 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time this process used so far, every thread, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def wait_child(process: subprocess.Popen) -> float:
     """Wait until a child process exits; its peak resident memory (MiB)."""
     _, status, usage = os.wait4(process.pid, 0)

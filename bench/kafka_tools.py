@@ -14,8 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import orjson
+
 from broker.local import kafka_version
 from broker.maven import MavenError, copy_dependencies
+from producers.simulator import SimulationConfig, simulate
 from usage_pipeline.settings import ProducerSettings, Settings
 
 HERE = Path(__file__).with_name("kafka-tools")
@@ -97,6 +100,14 @@ def parse_producer_output(output: str) -> dict:
         "mb_per_s": float(match["mb"]),
         "latency_ms": {k: float(match[k]) for k in ("avg", "p50", "p95", "p99", "max")},
     }
+
+
+def payload_file(config: SimulationConfig, folder: Path) -> tuple[Path, float]:
+    """``config``'s events serialized, one a line, for ProducerPerformance; their mean size."""
+    lines = [orjson.dumps(event) for event in simulate(config)]
+    path = folder / "payloads.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    return path, sum(map(len, lines)) / len(lines)
 
 
 def consumer_performance(jars: Path, bootstrap: str, topic: str, records: int, group: str) -> dict:

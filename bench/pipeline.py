@@ -50,7 +50,6 @@ from pathlib import Path
 
 import harness
 import kafka_tools
-import orjson
 import pyarrow.parquet as pq
 from lake_latency import PublishClock, latencies, summary
 from rich.progress import (
@@ -179,14 +178,6 @@ def follow_child(
         running = pool.submit(function, *args)
         follow(description, total, remaining, lambda _: running.done())
         return running.result()
-
-
-def payload_file(events: int, folder: Path) -> tuple[Path, float]:
-    """Our serialized events, one a line, for ProducerPerformance; and their mean size."""
-    lines = [orjson.dumps(e) for e in simulate(simulation(min(events, PAYLOAD_SAMPLE), seed=5))]
-    path = folder / "payloads.jsonl"
-    path.write_bytes(b"\n".join(lines))
-    return path, sum(map(len, lines)) / len(lines)
 
 
 class Pipeline:
@@ -351,7 +342,9 @@ def run_baselines(pipeline: Pipeline, events: int, key: bytes, scratch: Path) ->
     jars = kafka_tools.tool_jars(settings)
     perf_topic = f"{namespace}perf"
     create_topics(bootstrap, [TopicSpec(perf_topic, settings.topics.partitions)])
-    payloads, mean_bytes = payload_file(events, scratch)
+    payloads, mean_bytes = kafka_tools.payload_file(
+        simulation(min(events, PAYLOAD_SAMPLE), seed=5), scratch
+    )
     with err.status(f"ProducerPerformance: {events:,} records ..."):
         producer = kafka_tools.producer_performance(
             jars, bootstrap, perf_topic, events, payloads, settings.producer

@@ -2,30 +2,41 @@
 
 Each stage runs in its own process (so its peak RSS is its own) against the same broker:
 
-  generate            the simulator alone
-  generate+validate   plus the JSON Schema check
-  simulate+publish    the real path: generate, validate, serialize, key, produce, flush
-  client baseline     confluent-kafka alone producing pre-serialized events (same config)
+  generate             the simulator alone
+  generate+validate    plus the JSON Schema check
+  publisher            EventPublisher.publish of already generated events (a sample, cycled):
+                       validate, serialize, key, produce, flush; the library path
+  simulate+publish     what `usage-pipeline simulate` does (producers.simulated)
+  client baseline      confluent-kafka alone producing pre-serialized events (same config)
+  ProducerPerformance  Kafka's Java tool, N records drawn from our serialized events, our
+                       producer's settings (acks=all, idempotent, lz4, linger, batch)
 
 Usage: python bench/publish.py [--events 1000000] [--json results.json]
-Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts (or reuses) the local broker.
+Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts (or reuses) the local broker. Needs java
+and mvn for ProducerPerformance (resolved from Maven Central once).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 import harness
+import kafka_tools
 import orjson
 from confluent_kafka import Producer
 
+from broker.admin import TopicSpec, create_topics
 from broker.clients import produce_blocking, producer_config
-from producers.publisher import EventPublisher
+from producers.publisher import POLL_EVERY, EventPublisher
+from producers.simulated import publish_simulation
 from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
 from schemas.contracts import load_contracts
@@ -34,10 +45,11 @@ from schemas.topics import family_of, raw_topic
 from usage_pipeline.settings import load_settings
 
 UNTIL = dt.date(2026, 11, 1)
+SAMPLE = 20_000
 
 
-def _config(events: int) -> SimulationConfig:
-    return SimulationConfig(events=events, days=30, seed=7, until=UNTIL)
+def _config(events: int, seed: int = 7) -> SimulationConfig:
+    return SimulationConfig(events=events, days=30, seed=seed, until=UNTIL)
 
 
 def stage_generate(events: int, bootstrap: str, namespace: str) -> int:
@@ -53,26 +65,34 @@ def stage_validate(events: int, bootstrap: str, namespace: str) -> int:
     return count
 
 
-def stage_publish(events: int, bootstrap: str, namespace: str) -> int:
+def stage_publisher(events: int, bootstrap: str, namespace: str) -> int:
+    settings = load_settings()
+    sample = list(simulate(_config(SAMPLE)))
+    with EventPublisher(bootstrap, settings.producer, namespace=namespace) as publisher:
+        for event in itertools.islice(itertools.cycle(sample), events):
+            publisher.publish(event)
+    return publisher.stats.delivered
+
+
+def stage_simulate(events: int, bootstrap: str, namespace: str) -> int:
     settings = load_settings()
     with EventPublisher(bootstrap, settings.producer, namespace=namespace) as publisher:
-        for event in simulate(_config(events)):
-            publisher.publish(event)
+        publish_simulation(publisher, _config(events))
     return publisher.stats.delivered
 
 
 def stage_client_baseline(events: int, bootstrap: str, namespace: str) -> int:
     settings = load_settings()
-    sample = list(itertools.islice(simulate(_config(20_000)), 20_000))
     prepared = [
         (raw_topic(family_of(e["event_type"]), namespace), subject_id(e).encode(), orjson.dumps(e))
-        for e in sample
+        for e in simulate(_config(SAMPLE))
         if not e["event_type"].startswith("consent")
     ]
     producer = Producer(producer_config(bootstrap, settings.producer, "bench-baseline"))
-    for topic, key, value in itertools.islice(itertools.cycle(prepared), events):
-        produce_blocking(producer, topic, value, key=key)
-        producer.poll(0)
+    for i, (topic, key, value) in enumerate(itertools.islice(itertools.cycle(prepared), events)):
+        produce_blocking(producer, topic, value, key)
+        if i % POLL_EVERY == 0:
+            producer.poll(0)
     producer.flush()
     return events
 
@@ -80,49 +100,87 @@ def stage_client_baseline(events: int, bootstrap: str, namespace: str) -> int:
 STAGES: dict[str, Callable[[int, str, str], int]] = {
     "generate": stage_generate,
     "generate+validate": stage_validate,
-    "simulate+publish": stage_publish,
+    "publisher": stage_publisher,
+    "simulate+publish": stage_simulate,
     "client baseline": stage_client_baseline,
 }
 
 
 def _run(name: str, events: int, bootstrap: str, namespace: str) -> dict:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), harness.cpu_seconds()
     count = STAGES[name](events, bootstrap, namespace)
-    seconds = time.perf_counter() - start
     return {
         "stage": name,
         "events": count,
-        "seconds": seconds,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": harness.cpu_seconds() - cpu,
         "peak_rss_mib": harness.peak_rss_mib(),
+    }
+
+
+def producer_performance(events: int, bootstrap: str, namespace: str) -> dict:
+    """Kafka's ProducerPerformance over our serialized events, on a topic of its own."""
+    settings = load_settings()
+    jars = kafka_tools.tool_jars(settings)
+    topic = f"{namespace}perf"
+    create_topics(bootstrap, [TopicSpec(topic, settings.topics.partitions)])
+    with tempfile.TemporaryDirectory() as scratch:
+        payloads, mean_bytes = kafka_tools.payload_file(_config(SAMPLE, seed=5), Path(scratch))
+        figures = kafka_tools.producer_performance(
+            jars, bootstrap, topic, events, payloads, settings.producer
+        )
+    return {
+        "stage": "ProducerPerformance",
+        "events": figures["records"],
+        "seconds": figures["records"] / figures["records_per_s"],
+        "mean_record_bytes": mean_bytes,
+        **figures,
     }
 
 
 def main() -> None:
     args = harness.arguments(__doc__, "events", 1_000_000)
+    try:
+        kafka_tools.require_java_and_maven()
+    except kafka_tools.ToolsUnavailableError as exc:
+        sys.exit(f"error: {exc}")
     settings, bootstrap = harness.cluster()
     namespace = harness.fresh_namespace()
     ensure_raw_topics(bootstrap, settings.topics.model_copy(update={"namespace": namespace}))
 
     results = []
-    for name in STAGES:
-        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-            results.append(pool.submit(_run, name, args.events, bootstrap, namespace).result())
+    try:
+        for name in STAGES:
+            with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+                print(f"{name} ...", flush=True)
+                results.append(pool.submit(_run, name, args.events, bootstrap, namespace).result())
+        print("ProducerPerformance ...", flush=True)
+        results.append(producer_performance(args.events, bootstrap, namespace))
+    finally:
+        harness.delete_namespace(bootstrap, namespace)
 
     by_stage = {r["stage"]: r for r in results}
     print(f"\n{args.events:,} events, broker {bootstrap}\n")
-    print(f"{'stage':<20}{'events/s':>12}{'seconds':>10}{'peak RSS MiB':>14}")
+    print(f"{'stage':<20}{'events/s':>12}{'seconds':>10}{'CPU us/ev':>11}{'peak RSS MiB':>14}")
     for r in results:
-        rate = r["events"] / r["seconds"]
-        r["events_per_s"] = rate
-        print(f"{r['stage']:<20}{rate:>12,.0f}{r['seconds']:>10.2f}{r['peak_rss_mib']:>14.0f}")
-    publish = by_stage["simulate+publish"]["events_per_s"]
+        r["events_per_s"] = r["events"] / r["seconds"]
+        cpu = r["cpu_seconds"] / r["events"] * 1e6 if "cpu_seconds" in r else float("nan")
+        rss = r.get("peak_rss_mib", float("nan"))
+        print(
+            f"{r['stage']:<20}{r['events_per_s']:>12,.0f}{r['seconds']:>10.2f}{cpu:>11.1f}{rss:>14.0f}"
+        )
+    java = by_stage["ProducerPerformance"]["events_per_s"]
     ratios = {
-        "publish / client baseline": publish / by_stage["client baseline"]["events_per_s"],
-        "publish / generate": publish / by_stage["generate"]["events_per_s"],
+        "simulate+publish / ProducerPerformance": by_stage["simulate+publish"]["events_per_s"]
+        / java,
+        "publisher / ProducerPerformance": by_stage["publisher"]["events_per_s"] / java,
+        "client baseline / ProducerPerformance": by_stage["client baseline"]["events_per_s"] / java,
+        "simulate+publish / generate": by_stage["simulate+publish"]["events_per_s"]
+        / by_stage["generate"]["events_per_s"],
     }
     print()
     for label, ratio in ratios.items():
-        print(f"{label:<28}{ratio:>6.2f}")
+        print(f"{label:<42}{ratio:>6.2f}")
     harness.save(args.json, {"results": results, "ratios": ratios})
 
 

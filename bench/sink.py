@@ -4,8 +4,14 @@ N synthetic clean records (real records of the stream's Processor, repeated with
 ids) are published to the clean topics of a fresh namespace first. Then, each in its own
 process so that peak RSS is its own:
 
-  consume only   consume(num_messages=10000), read each value's size, discard: the ceiling
-  lake sink      LakeSink.run(until_caught_up=True): parse, dedupe, Parquet zstd, fsync, commit
+  consume only        the sink's own consumer settings (streams.sink.sink.consumer_config),
+                      consume(num_messages=10000), read each value's size, discard: the ceiling
+  consume, defaults   the same with librdkafka's default fetch settings (earlier baseline)
+  lake sink           LakeSink.run(until_caught_up=True): parse, dedupe, Parquet zstd, fsync,
+                      commit
+
+CPU us/row is the process's CPU time (every thread) per record: on a shared machine it moves
+less than the wall-clock rates do.
 
 Usage: python bench/sink.py [--records 1000000] [--json results.json]
 Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts (or reuses) the local broker.
@@ -24,7 +30,7 @@ from pathlib import Path
 
 import harness
 import orjson
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, Producer
 
 from broker.clients import produce_blocking, producer_config
 from producers.simulator import SimulationConfig, simulate
@@ -34,9 +40,9 @@ from streams.anonymizer import Anonymizer
 from streams.deadletter import Source
 from streams.policy.loader import load_policy
 from streams.processor import Processor
-from streams.sink.sink import CONSUME_BATCH, LakeSink, sink_topics
+from streams.sink.sink import CONSUME_BATCH, LakeSink, consumer_config, sink_topics
 from streams.topics import ensure_stream_topics
-from usage_pipeline.settings import SinkSettings, load_settings
+from usage_pipeline.settings import Settings, SinkSettings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY_FILE = REPO / "config" / "anonymization.yaml"
@@ -75,53 +81,62 @@ def publish(bootstrap: str, namespace: str, records: int) -> None:
     producer.flush()
 
 
-def consume_only(bootstrap: str, namespace: str, records: int) -> dict:
-    topics = sorted(sink_topics(load_policy(POLICY_FILE), namespace))
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"{namespace}consume-only",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe(topics)
-    done, size, start = 0, 0, time.perf_counter()
+def consume_only(bootstrap: str, namespace: str, records: int, tuned: bool) -> dict:
+    group = "consume-only" if tuned else "consume-defaults"
+    settings = sink_settings(namespace, Path("unused"), group_id=group)
+    config = consumer_config(bootstrap, settings)
+    if not tuned:
+        for name in ("queued.max.messages.kbytes", "fetch.queue.backoff.ms"):
+            del config[name]
+    consumer = Consumer(config)
+    consumer.subscribe(sorted(sink_topics(load_policy(POLICY_FILE), namespace)))
+    done, size, start, cpu = 0, 0, time.perf_counter(), harness.cpu_seconds()
     while done < records:
         for message in consumer.consume(num_messages=CONSUME_BATCH, timeout=1.0):
             error = message.error()
             if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
                 raise RuntimeError(error.str())
             done += 1
             size += len(message.value())
     seconds = time.perf_counter() - start
+    cpu = harness.cpu_seconds() - cpu
     consumer.close()
     return {
         "records": done,
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "mib": size / 2**20,
         "peak_rss_mib": harness.peak_rss_mib(),
     }
 
 
-def lake_sink(bootstrap: str, namespace: str, lake: Path) -> dict:
+def sink_settings(namespace: str, lake: Path, **sink: object) -> Settings:
+    """The loaded settings with a namespace and a lake of this run."""
     base = load_settings()
-    settings = base.model_copy(
+    return base.model_copy(
         update={
             "topics": base.topics.model_copy(update={"namespace": namespace}),
-            "sink": SinkSettings(lake_dir=lake),
+            "sink": SinkSettings(lake_dir=lake, **sink),
         }
     )
+
+
+def lake_sink(bootstrap: str, namespace: str, lake: Path) -> dict:
+    settings = sink_settings(namespace, lake)
     sink = LakeSink(bootstrap, settings, load_policy(POLICY_FILE))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), harness.cpu_seconds()
     stats = sink.run(until_caught_up=True)
     seconds = time.perf_counter() - start
+    cpu = harness.cpu_seconds() - cpu
     size = sum(p.stat().st_size for p in lake.rglob("*.parquet"))
     return {
         "records": stats.records,
         "rows": stats.rows,
         "files": stats.files,
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "parquet_mib": size / 2**20,
         "peak_rss_mib": harness.peak_rss_mib(),
     }
@@ -137,34 +152,39 @@ def main() -> None:
     publish(bootstrap, namespace, args.records)
 
     lake = Path(tempfile.mkdtemp(prefix="bench-lake-"))
+    runs = {}
     try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-            print("consume only ...", flush=True)
-            baseline = pool.submit(consume_only, bootstrap, namespace, args.records).result()
-        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-            print("lake sink ...", flush=True)
-            sink = pool.submit(lake_sink, bootstrap, namespace, lake).result()
+        for name, function, arguments in (
+            ("consume only", consume_only, (args.records, True)),
+            ("consume, defaults", consume_only, (args.records, False)),
+            ("lake sink", lake_sink, (lake,)),
+        ):
+            with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+                print(f"{name} ...", flush=True)
+                runs[name] = pool.submit(function, bootstrap, namespace, *arguments).result()
     finally:
         shutil.rmtree(lake, ignore_errors=True)
 
-    for run in (baseline, sink):
+    for run in runs.values():
         run["rows_per_s"] = run["records"] / run["seconds"]
+    baseline, sink = runs["consume only"], runs["lake sink"]
     print(f"\n{args.records:,} records ({baseline['mib']:,.0f} MiB of JSON), broker {bootstrap}\n")
-    print(f"{'run':<16}{'rows/s':>12}{'seconds':>10}{'peak RSS MiB':>14}")
-    for name, run in (("consume only", baseline), ("lake sink", sink)):
+    print(f"{'run':<20}{'rows/s':>12}{'seconds':>10}{'CPU us/row':>12}{'peak RSS MiB':>14}")
+    for name, run in runs.items():
         print(
-            f"{name:<16}{run['rows_per_s']:>12,.0f}{run['seconds']:>10.1f}"
-            f"{run['peak_rss_mib']:>14.0f}"
+            f"{name:<20}{run['rows_per_s']:>12,.0f}{run['seconds']:>10.1f}"
+            f"{run['cpu_seconds'] / run['records'] * 1e6:>12.1f}{run['peak_rss_mib']:>14.0f}"
         )
-    ratio = sink["rows_per_s"] / baseline["rows_per_s"]
-    print(
-        f"\nlake sink / consume only: {ratio:.2f}; {sink['files']} files, "
-        f"{sink['parquet_mib']:,.1f} MiB of Parquet"
-    )
-    harness.save(
-        args.json,
-        {"records": args.records, "consume_only": baseline, "sink": sink, "ratio": ratio},
-    )
+    ratios = {
+        "lake sink / consume only": sink["rows_per_s"] / baseline["rows_per_s"],
+        "lake sink / consume, defaults": sink["rows_per_s"]
+        / runs["consume, defaults"]["rows_per_s"],
+    }
+    print()
+    for label, ratio in ratios.items():
+        print(f"{label:<32}{ratio:>6.2f}")
+    print(f"{sink['files']} files, {sink['parquet_mib']:,.1f} MiB of Parquet")
+    harness.save(args.json, {"records": args.records, "runs": runs, "ratios": ratios})
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@
 confluent-kafka underneath: idempotent (acks=all), batched and compressed, murmur2
 partitioning like Kafka's Java client, a bounded queue that blocks when full, and
 delivery failures that reach the caller instead of vanishing.
+
+Publishing is two steps. ``EventPreparer`` does everything before the client: one contract
+check (a compiled validator; error text only for an invalid event), one serialization, the
+topic and the key. ``EventPublisher`` hands the prepared record to librdkafka, which reports
+back failures only, unless the caller asked to hear of every delivery.
 """
 
 from __future__ import annotations
@@ -18,7 +23,13 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from broker.clients import produce_blocking, producer_config
 from broker.security import Cluster
-from schemas.contracts import ROOT, Contracts, ContractViolation, load_contracts
+from schemas.contracts import (
+    DEFAULT_MAX_EVENT_BYTES,
+    ROOT,
+    Contracts,
+    ContractViolation,
+    load_contracts,
+)
 from schemas.keys import consent_key, partition_for, subject_id
 from schemas.topics import CONSENT_FAMILY, family_of, raw_topic
 from usage_pipeline.settings import ProducerSettings
@@ -60,11 +71,58 @@ class DeliveryFailedError(RuntimeError):
 
 @dataclass
 class PublishStats:
-    """Counters of one publisher's life."""
+    """Counters of one publisher's life: queued, acknowledged, failed."""
 
     sent: int = 0
     delivered: int = 0
     failed: int = 0
+
+
+Prepared = tuple[str, bytes, bytes, str | None]
+"""An event ready for the client: topic, key, JSON value, and, for a consent record, the
+subject whose partition it must take (None: the partitioner places it by its key)."""
+
+
+class EventPreparer:
+    """Validate, serialize and route events: all of publishing that needs no client."""
+
+    def __init__(
+        self,
+        contracts: Contracts,
+        namespace: str = "",
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
+        self.contracts = contracts
+        self.max_event_bytes = max_event_bytes
+        consent_topic = raw_topic(CONSENT_FAMILY, namespace)
+        self._routes = {
+            event_type: (topic, topic == consent_topic)
+            for event_type in contracts.event_types
+            for topic in [raw_topic(family_of(event_type), namespace)]
+        }
+
+    def prepare(self, event: Mapping[str, Any]) -> Prepared:
+        """Check ``event`` against its contract and serialize it once; raise if invalid."""
+        self.contracts.validate(event)
+        return self._route(event, orjson.dumps(event))
+
+    def prepare_json(self, payload: bytes | str) -> tuple[dict, Prepared]:
+        """Parse, size-check and validate one JSON document; the event and its record (the
+        document as given, not serialized again)."""
+        event = self.contracts.parse(payload, max_bytes=self.max_event_bytes)
+        return event, self._route(event, payload.encode() if isinstance(payload, str) else payload)
+
+    def _route(self, event: Mapping[str, Any], value: bytes) -> Prepared:
+        if len(value) > self.max_event_bytes:
+            raise ContractViolation(
+                ROOT, f"event is {len(value)} bytes, over the {self.max_event_bytes} limit"
+            )
+        subject = subject_id(event)
+        topic, consent = self._routes[event["event_type"]]
+        if consent:
+            key = consent_key(subject, event["properties"]["purpose"])
+            return topic, key.encode(), value, subject
+        return topic, subject.encode(), value, None
 
 
 class EventPublisher:
@@ -84,32 +142,43 @@ class EventPublisher:
         on_delivery: Callable[[Delivery], None] | None = None,
         client_id: str = "usage-pipeline-producer",
         namespace: str = "",
+        report_every_delivery: bool = False,
     ) -> None:
         self.settings = settings or ProducerSettings()
         self.contracts = contracts or load_contracts()
-        self.stats = PublishStats()
+        self.preparer = EventPreparer(self.contracts, namespace, self.settings.max_event_bytes)
+        self._sent = 0
+        self._failed = 0
         self._on_delivery = on_delivery
         self._failures: list[Delivery] = []
         config = producer_config(cluster, self.settings, client_id)
-        self._producer = Producer({**config, "on_delivery": self._delivered})
+        config["on_delivery"] = self._delivered
+        if on_delivery is None and not report_every_delivery:
+            # A report per acknowledged event costs a Python call each (about 10% of
+            # publishing); without a caller to tell, only failures are reported.
+            config["delivery.report.only.error"] = True
+        self._producer = Producer(config)
         self._partition_counts: dict[str, int] = {}
-        self._namespace = namespace
-        self._topics: dict[str, str] = {}
-        self._consent_topic = raw_topic(CONSENT_FAMILY, namespace)
+
+    @property
+    def stats(self) -> PublishStats:
+        """The counters now; an event is delivered once acknowledged and no longer queued."""
+        pending = len(self._producer)  # queued, in flight, or reported but not yet served
+        return PublishStats(self._sent, self._sent - self._failed - pending, self._failed)
 
     def publish(self, event: Mapping[str, Any], on_delivery: EventCallback | None = None) -> None:
         """Validate ``event`` and queue it; blocks while the queue is full.
 
         ``on_delivery``, when given, hears this event's outcome instead of the publisher's own
-        accounting (``stats``, ``flush`` raising): the caller then owns the outcome.
+        accounting (``stats``, ``flush`` raising): the caller then owns the outcome. It needs a
+        publisher made with ``report_every_delivery``.
         """
-        self.contracts.validate(event)
-        self._send(event, orjson.dumps(event), on_delivery)
+        self._send(*self.preparer.prepare(event), on_delivery)
 
     def publish_json(self, payload: bytes | str, on_delivery: EventCallback | None = None) -> dict:
         """Parse, size-check and validate one JSON document, then queue it; returns the event."""
-        event = self.contracts.parse(payload, max_bytes=self.settings.max_event_bytes)
-        self._send(event, payload.encode() if isinstance(payload, str) else payload, on_delivery)
+        event, prepared = self.preparer.prepare_json(payload)
+        self._send(*prepared, on_delivery)
         return event
 
     @property
@@ -146,26 +215,21 @@ class EventPublisher:
         self.close()
 
     def _send(
-        self, event: Mapping[str, Any], value: bytes, on_delivery: EventCallback | None
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        placement: str | None,
+        on_delivery: EventCallback | None = None,
     ) -> None:
-        if len(value) > self.settings.max_event_bytes:
-            raise ContractViolation(
-                ROOT, f"event is {len(value)} bytes, over the {self.settings.max_event_bytes} limit"
-            )
-        subject = subject_id(event)
-        event_type = event["event_type"]
-        topic = self._topics.get(event_type)
-        if topic is None:
-            topic = self._topics[event_type] = raw_topic(family_of(event_type), self._namespace)
         report = {} if on_delivery is None else {"on_delivery": on_delivery}
-        if topic == self._consent_topic:
-            key = consent_key(subject, event["properties"]["purpose"]).encode()
-            partition = partition_for(subject, self._partitions(topic))
-            produce_blocking(self._producer, topic, value, key=key, partition=partition, **report)
+        if placement is None:
+            produce_blocking(self._producer, topic, value, key, **report)
         else:
-            produce_blocking(self._producer, topic, value, key=subject.encode(), **report)
-        self.stats.sent += 1
-        if self.stats.sent % POLL_EVERY == 0:  # serving reports per event costs more than sending
+            partition = partition_for(placement, self._partitions(topic))
+            produce_blocking(self._producer, topic, value, key, partition, **report)
+        self._sent += 1
+        if self._sent % POLL_EVERY == 0:  # serving reports per event costs more than sending
             self._producer.poll(0)
 
     def _partitions(self, topic: str) -> int:
@@ -181,14 +245,13 @@ class EventPublisher:
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         """Delivery report of librdkafka; the event id is read back only when someone needs it."""
         if error is None:
-            self.stats.delivered += 1
             if self._on_delivery is None:
                 return
             delivery = Delivery(
                 _event_id(message), message.topic(), message.partition(), message.offset(), None
             )
         else:
-            self.stats.failed += 1
+            self._failed += 1
             delivery = Delivery(_event_id(message), message.topic(), -1, -1, error.str())
             log.warning(
                 "event %s not delivered to %s: %s", delivery.event_id, delivery.topic, error.str()

@@ -217,7 +217,9 @@ class SinkSettings(Section):
     group_id: str = Field("usage-pipeline-sink", description="Consumer group of the sink.")
     flush_rows: int = Field(100_000, ge=1, description="Rows of one partition that force a flush.")
     flush_bytes: int = Field(
-        64 * 1024 * 1024, ge=1024, description="Buffered bytes, all partitions, that force a flush."
+        32 * 1024 * 1024,
+        ge=1024,
+        description="Bytes of records held (buffered or being written) that force a flush.",
     )
     flush_seconds: float = Field(10.0, gt=0, description="Longest time a record waits in a buffer.")
     dedupe_max_ids: int = Field(

@@ -103,6 +103,7 @@ def create_app(
             producer_settings,
             client_id="usage-pipeline-collect",
             namespace=settings.topics.namespace,
+            report_every_delivery=True,  # a 200 waits for every event's acknowledgement
         )
     admin = admin_client(client_cluster(settings, "producer"))
     probe_topic = raw_topic("traffic", settings.topics.namespace)

@@ -4,7 +4,8 @@
 ``events`` event dicts that meet the contracts in ``schemas/json``, sorted by ``occurred_at``,
 inside ``[until - days, until)`` (UTC). The same configuration gives the same events, byte for
 byte: every random draw comes from numpy ``PCG64`` generators seeded from ``seed``, never from
-the wall clock or the global random state.
+the wall clock or the global random state. Event ids come from a stream seeded by the whole
+configuration and the simulator's code, so two runs that differ in anything share no id.
 
 How it works: ``population`` draws accounts, users, devices (IP and user agent) and consent
 answers once. The period is then cut into chunks of a few hours; each chunk draws user

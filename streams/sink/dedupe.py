@@ -4,6 +4,11 @@ A repeated event keeps its ``event_id`` and ``occurred_at``, hence its event dat
 by event id) its partition: duplicates can only meet in one topic-partition's files of one
 day. The ids of each such group are read from the lake the first time it is needed and kept
 in memory, least recently used first out beyond ``max_ids``.
+
+Ids are kept as fixed-width bytes in sorted numpy arrays, 36 bytes an id (a Python set of
+the same strings takes about 120), so that the default two million fit in the sink's memory
+budget. Every event id is a UUID in its 36-character text form (the envelope's pattern);
+ids are compared byte for byte, as before, never case-folded.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from streams.sink.arrow_schema import EVENT_ID
+from streams.sink.convert import RecordError
 from streams.sink.layout import LakeLayout
 
+ID_BYTES = 36  # a UUID's text form
+_ID_TYPE = np.dtype(f"S{ID_BYTES}")
 _READ_ATTEMPTS = 3  # `lake compact` may replace files between listing and reading them
 
 GroupKey = tuple[str, int, dt.date]  # topic, partition, event date
@@ -30,26 +38,24 @@ class SeenIds:
     def __init__(self, layout: LakeLayout, max_ids: int) -> None:
         self.layout = layout
         self.max_ids = max_ids
-        self._groups: OrderedDict[GroupKey, set[str]] = OrderedDict()
+        self._groups: OrderedDict[GroupKey, _SortedIds] = OrderedDict()
 
     def first_occurrences(
-        self, purpose: str, topic: str, partition: int, event_ids: pa.Array, days: pa.Array
+        self,
+        purpose: str,
+        topic: str,
+        partition: int,
+        event_ids: pa.Array | pa.ChunkedArray,
+        days: pa.Array,
     ) -> pa.Array:
         """A mask keeping each row whose event id is neither in the lake nor earlier in it."""
-        keep = np.ones(len(days), dtype=bool)
-        for day in pc.unique(days).to_pylist():
-            rows = np.flatnonzero(pc.equal(days, day).to_numpy(zero_copy_only=False))
-            ids = pc.take(event_ids, rows).to_pylist()
-            seen = self._group(purpose, (topic, partition, day))
-            fresh = set(ids)
-            if len(fresh) == len(ids) and fresh.isdisjoint(seen):  # the usual case, at C speed
-                seen |= fresh
-                continue
-            for row, event_id in zip(rows, ids, strict=True):
-                if event_id in seen:
-                    keep[row] = False
-                else:
-                    seen.add(event_id)
+        ids = fixed_width_ids(event_ids)
+        day_numbers = days.cast(pa.int32()).to_numpy()
+        keep = np.ones(len(ids), dtype=bool)
+        for day_number in np.unique(day_numbers).tolist():
+            rows = np.flatnonzero(day_numbers == day_number)
+            day = dt.date.fromordinal(_EPOCH_ORDINAL + day_number)
+            keep[rows] = self._group(purpose, (topic, partition, day)).add_new(ids[rows])
         self._trim()
         return pa.array(keep)
 
@@ -58,14 +64,15 @@ class SeenIds:
         for key in [k for k in self._groups if k[:2] == (topic, partition)]:
             del self._groups[key]
 
-    def _group(self, purpose: str, key: GroupKey) -> set[str]:
+    def _group(self, purpose: str, key: GroupKey) -> _SortedIds:
         seen = self._groups.get(key)
         if seen is None:
-            seen = self._groups[key] = self._read(purpose, key)
+            seen = self._groups[key] = _SortedIds()
+            seen.add_new(self._read(purpose, key))
         self._groups.move_to_end(key)
         return seen
 
-    def _read(self, purpose: str, key: GroupKey) -> set[str]:
+    def _read(self, purpose: str, key: GroupKey) -> np.ndarray:
         topic, partition, day = key
         for attempt in range(_READ_ATTEMPTS):
             files = [
@@ -74,14 +81,12 @@ class SeenIds:
                 if (f.offsets.topic, f.offsets.partition) == (topic, partition)
             ]
             try:
-                return {
-                    event_id
-                    for path in files
-                    for event_id in pq.read_table(path, columns=[EVENT_ID])[EVENT_ID].to_pylist()
-                }
+                columns = [pq.read_table(path, columns=[EVENT_ID])[EVENT_ID] for path in files]
             except FileNotFoundError:
                 if attempt == _READ_ATTEMPTS - 1:
                     raise
+                continue
+            return fixed_width_ids(pa.chunked_array(columns, pa.string()))
         raise AssertionError("unreachable")
 
     def _trim(self) -> None:
@@ -89,3 +94,52 @@ class SeenIds:
         while total > self.max_ids and len(self._groups) > 1:
             _, evicted = self._groups.popitem(last=False)
             total -= len(evicted)
+
+
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def fixed_width_ids(event_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Event ids as a numpy array of 36-byte strings (without a copy when they are contiguous)."""
+    chunks = event_ids.chunks if isinstance(event_ids, pa.ChunkedArray) else [event_ids]
+    parts = [_chunk_ids(chunk) for chunk in chunks if len(chunk)]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=_ID_TYPE)
+
+
+def _chunk_ids(ids: pa.Array) -> np.ndarray:
+    lengths = pc.binary_length(ids)
+    if ids.null_count or pc.min_max(lengths).as_py() != {"min": ID_BYTES, "max": ID_BYTES}:
+        raise RecordError(f"every {EVENT_ID} must be a UUID of {ID_BYTES} characters")
+    _, offsets, data = ids.buffers()
+    start = np.frombuffer(offsets, dtype=np.int32, count=1, offset=ids.offset * 4)[0]
+    return np.frombuffer(data, dtype=_ID_TYPE, count=len(ids), offset=int(start))
+
+
+class _SortedIds:
+    """A set of fixed-width ids as sorted, disjoint runs, merged like a binary counter (so an
+    id is merged O(log n) times and a lookup searches O(log n) runs)."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(len(run) for run in self._runs)
+
+    def add_new(self, ids: np.ndarray) -> np.ndarray:
+        """Add ``ids``; a mask of those that were not here yet and are first in ``ids``."""
+        unique, first = np.unique(ids, return_index=True)
+        fresh = np.ones(len(unique), dtype=bool)
+        for run in self._runs:
+            at = np.searchsorted(run, unique)
+            fresh &= run[np.minimum(at, len(run) - 1)] != unique
+        new = np.zeros(len(ids), dtype=bool)
+        new[first[fresh]] = True
+        self._append(unique[fresh])
+        return new
+
+    def _append(self, run: np.ndarray) -> None:
+        if not len(run):
+            return
+        while self._runs and len(self._runs[-1]) <= len(run):
+            run = np.sort(np.concatenate([self._runs.pop(), run]))
+        self._runs.append(run)

@@ -1,28 +1,44 @@
 """The sink's consumer loop: clean topics in, each row once into the Parquet lake.
 
 Records are buffered per topic-partition and flushed when a buffer holds ``flush_rows``
-records or is ``flush_seconds`` old, or when all buffers together exceed ``flush_bytes``
-(the largest goes first). A flush splits its rows by event date into one file per date,
-written all or nothing (``writer``), and only then commits the offsets. On assignment each
-partition resumes after the highest offset in the lake's file names, or after its
-committed offset when that is further (offsets are committed only once their rows are on
-disk, or were duplicates): whatever a crash interrupted is read again, and nothing twice.
+records or is ``flush_seconds`` old, or, largest first, when the records the sink holds
+(buffered, or being written) exceed ``flush_bytes``. A flush splits its rows by event date
+into one file per date, written all or nothing (``writer``), and only then commits the
+offsets. On assignment each partition resumes after the highest offset in the lake's file
+names, or after its committed offset when that is further (offsets are committed only once
+their rows are on disk, or were duplicates): whatever a crash interrupted is read again, and
+nothing twice.
 
-The clean topics are written in transactions and read committed: offsets have gaps (the
-transactions' control markers) and a partition ends with one. Reaching the end of a partition
-with nothing left to write commits the end offset, past the markers, so the group's lag can
-reach 0.
+Flushes are written by two writer threads while this thread goes on consuming: Arrow's JSON
+reader, the Parquet writer and fsync release the GIL, so reading and writing overlap on two
+cores. A partition has one flush in flight at a time. This thread commits each flush's
+offsets once its files are on disk, in the order the flushes were handed over, and every
+rebalance waits for the flushes in flight before it changes what the sink owns.
+
+The clean topics are read with ``isolation.level=read_committed``: records of an aborted
+transaction never reach the lake, and the offsets a transaction's commit marker takes are
+never delivered. A file's range (first to last offset it holds) may therefore span offsets
+that held no record; nothing in the lake treats such a gap as a loss. A partition also ends
+with a marker: when the consumer reports the end and every record before it is written, the
+end offset is committed, past the marker, so that the group's lag can reach 0.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from array import array
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from broker.clients import LIBRDKAFKA_LOG
 from broker.security import Cluster, connection_config
 from schemas.contracts import Contracts, load_contracts
 from streams.policy.model import Policy
@@ -41,6 +57,16 @@ COMMITTED_TIMEOUT_S = 30.0
 # A restarted sink waits for its dead predecessor's session to expire before it gets the
 # partitions back; Kafka's default (45 s) is long for a process that restarts at once.
 SESSION_TIMEOUT_MS = 10_000
+# librdkafka prefetches up to this much per partition; its default (64 MiB) alone would take
+# most of the sink's memory budget across the clean topics' partitions. A partition whose
+# prefetch is full is fetched again after the backoff, 1 s by default: with a small
+# prefetch that wait, not the broker, would set the pace.
+PREFETCH_KBYTES = 2048
+FETCH_BACKOFF_MS = 20
+# Flushes written at once, and flushes handed to the writers and not yet committed (one more
+# waits for the oldest): one writing per core, one ready to start.
+WRITERS = 2
+FLUSHES_IN_FLIGHT = 3
 
 TopicPartitionKey = tuple[str, int]
 
@@ -74,15 +100,60 @@ class SinkStats:
 
 @dataclass
 class _Buffer:
+    """One topic-partition's records: their values one per line, in one growing buffer
+    (a list of small bytes objects would cost an object each and fragment the heap)."""
+
     started: float
-    values: list[bytes] = field(default_factory=list)
-    offsets: list[int] = field(default_factory=list)
-    size: int = 0
+    lines: bytearray = field(default_factory=bytearray)
+    offsets: array[int] = field(default_factory=lambda: array("q"))
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What the writer did with one flush."""
+
+    rows: int
+    files: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class _Flush:
+    """A flush handed to a writer; its offsets are committed once ``done`` succeeds."""
+
+    offsets: OffsetRange
+    size: int
+    done: Future[_Written]
+
+    @property
+    def key(self) -> TopicPartitionKey:
+        """Its topic-partition."""
+        return self.offsets.topic, self.offsets.partition
 
 
 def sink_topics(policy: Policy, namespace: str) -> dict[str, str]:
     """The clean topics the sink reads, each with the purpose it serves."""
     return {namespace + purpose.output: name for name, purpose in policy.purposes.items()}
+
+
+def consumer_config(cluster: Cluster, settings: Settings) -> dict[str, Any]:
+    """The sink's consumer: manual commits, from the earliest offset, committed records only,
+    a bounded prefetch."""
+    return {
+        **connection_config(cluster),
+        "group.id": settings.topics.namespace + settings.sink.group_id,
+        "client.id": f"{settings.kafka.client_id}-sink",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": True,
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        # librdkafka's default, said explicitly: the stream stage writes the clean topics in
+        # transactions, and only committed records may reach the lake.
+        "isolation.level": "read_committed",
+        "queued.max.messages.kbytes": PREFETCH_KBYTES,
+        "fetch.queue.backoff.ms": FETCH_BACKOFF_MS,
+        "logger": LIBRDKAFKA_LOG,
+    }
 
 
 class LakeSink:
@@ -103,20 +174,12 @@ class LakeSink:
             topic: Converter(schemas[purpose]) for topic, purpose in self.purposes.items()
         }
         self._seen = SeenIds(self.layout, settings.sink.dedupe_max_ids)
-        self._consumer = Consumer(
-            {
-                **connection_config(cluster),
-                "group.id": settings.topics.namespace + settings.sink.group_id,
-                "client.id": f"{settings.kafka.client_id}-sink",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "enable.partition.eof": True,
-                "isolation.level": "read_committed",
-                "session.timeout.ms": SESSION_TIMEOUT_MS,
-            }
-        )
+        self._consumer = Consumer(consumer_config(cluster, settings))
+        self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="lake-writer")
+        self._in_flight: deque[_Flush] = deque()
+        self._seen_lock = threading.Lock()
         self._buffers: dict[TopicPartitionKey, _Buffer] = {}
-        self._buffered_bytes = 0
+        self._held_bytes = 0  # records buffered, or handed to a writer and not yet committed
         self._next_offset: dict[TopicPartitionKey, int] = {}
         self._assigned: set[TopicPartitionKey] = set()
         self._at_end: set[TopicPartitionKey] = set()
@@ -127,6 +190,9 @@ class LakeSink:
 
     def run(self, until_caught_up: bool = False) -> SinkStats:
         """Consume and flush until ``stop`` (or, with ``until_caught_up``, the end of input)."""
+        # pyarrow's default allocator (mimalloc) keeps freed pages per thread: with the writer
+        # threads that held about 70 MB of peak RSS more than the system allocator.
+        pa.set_memory_pool(pa.system_memory_pool())
         self._consumer.subscribe(
             sorted(self.purposes),
             on_assign=self._on_assign,
@@ -137,13 +203,17 @@ class LakeSink:
             while not self._stopping and not (until_caught_up and self._caught_up()):
                 self._add(self._consumer.consume(num_messages=CONSUME_BATCH, timeout=POLL_S))
                 self._flush_old()
+                self._commit_finished()
             for key in list(self._buffers):
                 self._flush(key)
+            self._commit_in_flight()
         except BaseException:
             # Nothing half done survives an error: what is not in the lake is read again.
             self._buffers.clear()
+            self._abandon_in_flight()
             raise
         finally:
+            self._writers.shutdown()
             self._consumer.close()
         return self.stats
 
@@ -165,8 +235,8 @@ class LakeSink:
                     raise KafkaException(error)
                 at_end.add(key)
                 self._end_offsets[key] = message.offset()
-                if key not in buffers:
-                    self._commit(TopicPartition(key[0], key[1], message.offset()))
+                if key not in buffers and not any(f.key == key for f in self._in_flight):
+                    self._commit([TopicPartition(key[0], key[1], message.offset())])
                 continue
             offset = message.offset()
             if offset < next_offset.get(key, 0):
@@ -180,15 +250,24 @@ class LakeSink:
             buffer = buffers.get(key)
             if buffer is None:
                 buffer = buffers[key] = _Buffer(time.monotonic())
-            buffer.values.append(value)
+            buffer.lines += value
+            buffer.lines += b"\n"
             buffer.offsets.append(offset)
-            buffer.size += len(value)
-            self._buffered_bytes += len(value)
+            self._held_bytes += len(value) + 1
             if len(buffer.offsets) >= flush_rows:
                 self._flush(key)
-            while self._buffered_bytes > self.config.flush_bytes:
-                self._flush(max(buffers, key=lambda k: buffers[k].size))
+            while self._held_bytes > self.config.flush_bytes:
+                self._make_room()
         self.stats.records += added
+
+    def _make_room(self) -> None:
+        """Over the memory budget: flush the largest buffer, or, with as many flushes in flight
+        as allowed, wait for the oldest to be written and committed."""
+        buffers = self._buffers
+        if buffers and len(self._in_flight) < FLUSHES_IN_FLIGHT:
+            self._flush(max(buffers, key=lambda key: len(buffers[key].lines)))
+        else:
+            self._commit_finished(wait_for_oldest=True)
 
     def _flush_old(self) -> None:
         now = time.monotonic()
@@ -197,45 +276,101 @@ class LakeSink:
                 self._flush(key)
 
     def _flush(self, key: TopicPartitionKey) -> None:
-        """Write one buffer's rows (one file per event date), then commit its offsets."""
+        """Hand one buffer to a writer; its offsets are committed once its files are written."""
         buffer = self._buffers.pop(key)
-        self._buffered_bytes -= buffer.size
         topic, partition = key
-        purpose = self.purposes[topic]
         offsets = OffsetRange(topic, partition, buffer.offsets[0], buffer.offsets[-1])
-        table = self._converters[topic].to_table(buffer.values, topic, partition, buffer.offsets)
+        # One flush per partition at a time (its intent file, its event ids seen so far).
+        while len(self._in_flight) >= FLUSHES_IN_FLIGHT or any(
+            f.key == key for f in self._in_flight
+        ):
+            self._commit_finished(wait_for_oldest=True)
+        done = self._writers.submit(self._write, offsets, buffer)
+        self._in_flight.append(_Flush(offsets, len(buffer.lines), done))
+
+    def _write(self, offsets: OffsetRange, buffer: _Buffer) -> _Written:
+        """On a writer thread: one buffer's rows, one file per event date, all or nothing."""
+        topic, partition = offsets.topic, offsets.partition
+        purpose = self.purposes[topic]
+        table = self._converters[topic].to_table(buffer.lines, topic, partition, buffer.offsets)
+        buffer.lines.clear()  # parsed: its memory can go before the files are written
         days = event_dates(table)
-        keep = self._seen.first_occurrences(purpose, topic, partition, table[EVENT_ID], days)
-        table, days = table.filter(keep), days.filter(keep)
+        with self._seen_lock:
+            keep = self._seen.first_occurrences(purpose, topic, partition, table[EVENT_ID], days)
+        if not pc.all(keep).as_py():  # filtering copies every column: only when rows go
+            table, days = table.filter(keep), days.filter(keep)
+        dates = pc.unique(days).to_pylist()
         files = [
-            (self.layout.data_path(purpose, day, offsets), table.filter(pc.equal(days, day)))
-            for day in pc.unique(days).to_pylist()
+            (
+                self.layout.data_path(purpose, day, offsets),
+                table if len(dates) == 1 else table.filter(pc.equal(days, day)),
+            )
+            for day in dates
         ]
         write_files(self.layout, offsets, files)
-        end = max(offsets.end + 1, self._end_offsets.get(key, 0))  # past trailing markers
-        self._commit(TopicPartition(topic, partition, end))
-        self.stats.flushes += 1
-        self.stats.files += len(files)
-        self.stats.rows += table.num_rows
-        self.stats.duplicates += len(buffer.offsets) - table.num_rows
-        log.debug("flushed %s: %d rows in %d files", offsets.file_name, table.num_rows, len(files))
+        return _Written(table.num_rows, len(files), len(buffer.offsets) - table.num_rows)
 
-    def _commit(self, position: TopicPartition) -> None:
-        key = (position.topic, position.partition)
-        if self._committed.get(key) == position.offset:
+    def _commit_finished(self, wait_for_oldest: bool = False) -> None:
+        """Commit, in one request, the flushes finished in a row from the oldest on."""
+        finished = []
+        while self._in_flight and (wait_for_oldest or self._in_flight[0].done.done()):
+            finished.append(self._in_flight.popleft())
+            wait_for_oldest = False
+        self._commit_flushes(finished)
+
+    def _commit_in_flight(self, lost: frozenset[TopicPartitionKey] = frozenset()) -> None:
+        """Wait for every flush in flight and commit it, except those of ``lost`` partitions."""
+        finished = list(self._in_flight)
+        self._in_flight.clear()
+        self._commit_flushes(finished, skip=lost)
+
+    def _commit_flushes(
+        self, flushes: list[_Flush], skip: frozenset[TopicPartitionKey] = frozenset()
+    ) -> None:
+        """Wait for ``flushes`` (raising what failed one), then commit their offsets."""
+        positions: dict[TopicPartitionKey, int] = {}
+        for flush in flushes:
+            written = flush.done.result()
+            self._held_bytes -= flush.size
+            offsets = flush.offsets
+            if flush.key not in skip:
+                positions[flush.key] = offsets.end + 1
+                if flush.key not in self._buffers:  # nothing read since: past the end markers
+                    positions[flush.key] = max(offsets.end + 1, self._end_offsets.get(flush.key, 0))
+            self.stats.flushes += 1
+            self.stats.files += written.files
+            self.stats.rows += written.rows
+            self.stats.duplicates += written.duplicates
+            log.debug(
+                "flushed %s: %d rows in %d files", offsets.file_name, written.rows, written.files
+            )
+        if positions:
+            self._commit([TopicPartition(t, p, offset) for (t, p), offset in positions.items()])
+
+    def _abandon_in_flight(self) -> None:
+        """After an error: let the writers finish what they started, commit nothing of it."""
+        wait([flush.done for flush in self._in_flight])
+        self._in_flight.clear()
+        self._held_bytes = 0
+
+    def _commit(self, positions: list[TopicPartition]) -> None:
+        committed = self._committed
+        positions = [tp for tp in positions if committed.get((tp.topic, tp.partition)) != tp.offset]
+        if not positions:
             return
         try:
-            self._consumer.commit(offsets=[position], asynchronous=False)
-            self._committed[key] = position.offset
+            self._consumer.commit(offsets=positions, asynchronous=False)
+            committed.update({(tp.topic, tp.partition): tp.offset for tp in positions})
         except KafkaException as exc:
             error = exc.args[0]
             if error.code() not in _SKIPPABLE_COMMIT_ERRORS:
                 raise
             # A later flush commits past it; until then a restart resumes from the file names.
             log.warning(
-                "commit of %s[%d]@%d skipped: %s",
-                position.topic, position.partition, position.offset, error.str(),
-            )  # fmt: skip
+                "commit of %s skipped: %s",
+                ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in positions),
+                error.str(),
+            )
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         committed = {
@@ -263,16 +398,21 @@ class LakeSink:
             key = (tp.topic, tp.partition)
             if key in self._buffers:
                 self._flush(key)
-            self._forget(key)
+        self._commit_in_flight()
+        for tp in partitions:
+            self._forget((tp.topic, tp.partition))
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Partitions taken away without a revoke (our session expired, e.g. across a broker
-        restart): another member may own them already, so their buffers are not written."""
-        for tp in partitions:
-            key = (tp.topic, tp.partition)
+        restart): another member may own them already, so their buffers are not written, and
+        flushes already in flight are finished but not committed (their file names hold the
+        position the next owner resumes from)."""
+        lost = frozenset((tp.topic, tp.partition) for tp in partitions)
+        self._commit_in_flight(lost)
+        for key in lost:
             buffer = self._buffers.pop(key, None)
             if buffer is not None:
-                self._buffered_bytes -= buffer.size
+                self._held_bytes -= len(buffer.lines)
             self._forget(key)
 
     def _forget(self, key: TopicPartitionKey) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import functools
 import inspect
@@ -156,6 +157,20 @@ def test_a_different_seed_gives_different_events():
     b = first_n(SimulationConfig(events=5_000, seed=4, until=UNTIL), 5_000)
     assert a != b
     assert not {orjson.loads(x)["event_id"] for x in a} & {orjson.loads(x)["event_id"] for x in b}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"until": UNTIL + dt.timedelta(days=1)}, {"days": 29}, {"events": 5_001}],
+    ids=["until", "days", "events"],
+)
+def test_runs_differing_only_in_period_or_size_never_share_an_event_id(change):
+    # Such runs make different events (other times, other budgets); one id each, or the
+    # lake, which drops a repeated id as a duplicate, would lose one of the two.
+    base = SimulationConfig(events=5_000, days=30, seed=3, until=UNTIL)
+    a = {e["event_id"] for e in simulate(base)}
+    b = {e["event_id"] for e in simulate(dataclasses.replace(base, **change))}
+    assert not a & b
 
 
 def test_population_is_the_one_the_simulation_uses():

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 
-import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from broker.admin import describe_cluster
 from broker.local import client_cluster
 from broker.security import address
+from producers import simulated
 from producers.emit import Rejection, emit_lines
 from producers.publisher import EventPublisher
-from producers.simulator import SimulationConfig, simulate
+from producers.simulator import SimulationConfig
 from producers.topics import ensure_raw_topics
 from usage_pipeline.cli.console import err, out
 from usage_pipeline.settings import Settings, load_settings
-
-PROGRESS_EVERY = 10_000
 
 
 def connect(settings: Settings) -> str:
@@ -72,7 +69,9 @@ def emit(
 def simulate_command(
     events: int = typer.Option(1_000_000, "--events", "-n", min=1, help="How many events."),
     days: int = typer.Option(30, "--days", min=1, help="Days of activity to spread them over."),
-    seed: int = typer.Option(42, "--seed", help="Same seed and --until give the same events."),
+    seed: int = typer.Option(
+        42, "--seed", help="Same seed, --until, --days and --events give the same events."
+    ),
     until: dt.datetime | None = typer.Option(
         None, "--until", formats=["%Y-%m-%d"], help="Exclusive last day (UTC); default today."
     ),
@@ -107,18 +106,17 @@ def publish_simulation(settings: Settings, config: SimulationConfig, out_file: P
         TimeRemainingColumn(),
         console=err,
     )
-    with progress, ExitStack() as stack:
-        if out_file is not None:
-            sink = stack.enter_context(out_file.open("wb"))
-
-            def send(event: dict) -> None:
-                sink.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
-        else:
-            connect(settings)
-            send = stack.enter_context(open_publisher(settings)).publish
+    with progress:
         task = progress.add_task("simulating", total=config.events)
-        for count, event in enumerate(simulate(config), start=1):
-            send(event)
-            if count % PROGRESS_EVERY == 0:
-                progress.update(task, completed=count)
+
+        def advance(count: int) -> None:
+            progress.update(task, completed=count)
+
+        if out_file is None:
+            connect(settings)
+            with open_publisher(settings) as publisher:
+                simulated.publish_simulation(publisher, config, advance)
+        else:
+            with out_file.open("wb") as sink:
+                simulated.write_simulation(sink, config, advance)
         progress.update(task, completed=config.events)

@@ -71,7 +71,7 @@ class _EventBuilder:
         user, dev = r.user, r.dev
         cols = _Columns(
             slot=(order % _BATCH).tolist(),
-            ids=_uuid4_strings(run.rng, n),
+            ids=_uuid4_strings(run.ids, n),
             ts=_timestamps(r.t),
             account=self.u_account[user].tolist(),
             user=self.u_user[user].tolist(),

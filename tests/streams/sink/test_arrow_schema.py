@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from array import array
 
 import orjson
 import pyarrow as pa
@@ -127,6 +128,12 @@ def test_unknown_json_schema_is_an_error():
         json_type({"type": "array"}, "x.y")
 
 
+def convert(schema: pa.Schema, values: list[bytes], partition: int, offsets) -> pa.Table:
+    """Convert records as the sink buffers them: one value a line, offsets as int64."""
+    lines = b"".join(value + b"\n" for value in values)
+    return Converter(schema).to_table(lines, "t", partition, array("q", offsets))
+
+
 def example_records() -> dict[str, list[bytes]]:
     processor = Processor(Anonymizer(POLICY, Pseudonymizer(b"k" * 32, "t")), CONTRACTS)
     by_purpose: dict[str, list[bytes]] = {}
@@ -146,7 +153,7 @@ def test_every_example_event_converts_for_every_output_it_reaches():
     records = example_records()
     assert set(records) == set(SCHEMAS)
     for purpose, values in records.items():
-        table = Converter(SCHEMAS[purpose]).to_table(values, "t", 1, list(range(len(values))))
+        table = convert(SCHEMAS[purpose], values, 1, range(len(values)))
         assert table.schema == SCHEMAS[purpose]
         assert table.num_rows == len(values)
         assert table["kafka_offset"].to_pylist() == list(range(len(values)))
@@ -168,7 +175,7 @@ def test_rfc3339_variants_become_utc_microseconds():
         + [("kafka_topic", pa.string(), False), ("kafka_partition", pa.int32(), False)]
         + [("kafka_offset", pa.int64(), False)]
     )
-    table = Converter(schema).to_table(values, "t", 0, [0, 1, 2])
+    table = convert(schema, values, 0, [0, 1, 2])
     utc = dt.UTC
     assert table["occurred_at"].to_pylist() == [
         dt.datetime(2026, 11, 24, 23, 59, 59, 123456, tzinfo=utc),
@@ -183,12 +190,12 @@ def test_a_record_with_a_field_the_schema_lacks_stops_the_sink():
     record = orjson.loads(value)
     record["context"]["ip"] = "192.0.2.1"  # traffic must never carry an IP
     with pytest.raises(RecordError, match="t partition 0 offsets 7-7"):
-        Converter(SCHEMAS["traffic"]).to_table([orjson.dumps(record)], "t", 0, [7])
+        convert(SCHEMAS["traffic"], [orjson.dumps(record)], 0, [7])
 
 
 def test_a_record_without_occurred_at_has_no_partition_and_stops_the_sink():
     record = orjson.loads(example_records()["traffic"][0])
     del record["occurred_at"]
-    table = Converter(SCHEMAS["traffic"]).to_table([orjson.dumps(record)], "t", 0, [3])
+    table = convert(SCHEMAS["traffic"], [orjson.dumps(record)], 0, [3])
     with pytest.raises(RecordError, match="without occurred_at"):
         event_dates(table)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import itertools
 
+import orjson
 import pytest
+from confluent_kafka import Producer
 
 import streams.sink.sink as sink_module
 import streams.sink.writer as writer
+from broker.clients import producer_config
 from streams.sink.layout import LakeLayout, parse_file_name
-from tests.streams.sink.conftest import expected_rows, lake_rows
+from tests.streams.sink.conftest import Produced, expected_rows, lake_rows
+from usage_pipeline.settings import ProducerSettings
 
 pytestmark = pytest.mark.kafka
 
@@ -50,6 +54,52 @@ def test_replay_never_adds_a_row_twice(sink_env, make_outputs):
     late = sink_env.run(flush_rows=400)
     assert (late.records, late.rows, late.duplicates) == (300, 0, 300)
     assert_lake_holds_exactly(sink_env, produced)
+
+
+def produce_in_transactions(env, batches):
+    """Publish each (records, commit?) batch in its own transaction, as the stream stage does;
+    where the records of the committed ones went."""
+    stored: list[Produced] = []
+    settings = ProducerSettings(delivery_timeout_ms=30_000)  # within the transaction timeout
+    config = producer_config(env.bootstrap, settings, "sink-tests-tx")
+    producer = Producer({**config, "transactional.id": f"{env.namespace}tx"})
+    producer.init_transactions(30)
+    for outputs, commit in batches:
+        delivered: list[Produced] = []
+
+        def note(error, message, delivered=delivered) -> None:
+            assert error is None, error
+            event_id = orjson.loads(message.value())["event_id"]
+            delivered.append(
+                Produced(message.topic(), message.partition(), message.offset(), event_id)
+            )
+
+        producer.begin_transaction()
+        for output in outputs:
+            producer.produce(output.topic, output.value, key=output.key, on_delivery=note)
+        producer.flush(30)
+        if commit:
+            producer.commit_transaction(30)
+            stored += delivered
+        else:
+            producer.abort_transaction(30)
+    return stored
+
+
+def test_only_committed_transactions_reach_the_lake_and_marker_offsets_are_no_loss(
+    sink_env, make_outputs
+):
+    outputs = make_outputs(sink_env.namespace)
+    batches = [(outputs[i : i + 300], i % 600 == 0) for i in range(0, len(outputs), 300)]
+    produced = produce_in_transactions(sink_env, batches)
+    stats = sink_env.run(flush_rows=250)
+    assert_lake_holds_exactly(sink_env, produced)
+    assert stats.records == len(produced)  # aborted records were never delivered
+    offsets = sorted((p.topic, p.partition, p.offset) for p in produced)
+    gaps = [b for a, b in itertools.pairwise(offsets) if a[:2] == b[:2] and b[2] != a[2] + 1]
+    assert gaps, "transaction markers and aborted records leave offsets without a row"
+    again = sink_env.run(flush_rows=250)
+    assert again.records == 0  # resumed after the files' last offsets, gaps or not
 
 
 def crash_before_intent(monkeypatch):
