@@ -76,8 +76,11 @@ _PATTERN_REASONS: Final[dict[str, str]] = {
     ),
     r"^[0-9]{4}-(?:0[1-9]|1[0-2])$": "must be a month as YYYY-MM",
     _EMAIL_PATTERN: (
-        "must be an e-mail address local@domain.tld, ASCII or UTF-8 (no quoted local part, "
-        "address literal, space, control, invisible or bidi-control character)"
+        # No example address here: a reason is redacted like any text, and an example would
+        # be redacted too.
+        "must be an e-mail address (a local part, an at sign, a domain with a dot), ASCII or "
+        "UTF-8 (no quoted local part, address literal, space, control, invisible or "
+        "bidi-control character)"
     ),
     r"^[^\r\n\x00]*$": "must not contain CR, LF or NUL characters",
 }

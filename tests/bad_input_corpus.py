@@ -45,7 +45,7 @@ OUT_OF_INT64 = "$: contains an integer outside the signed 64-bit range"
 BAD_IP = "context.ip: is not a valid IP address"
 BAD_EMAIL = "subject.email: is not a valid e-mail address"
 BAD_RECIPIENT = "properties.recipient: is not a valid e-mail address"
-EMAIL_SHAPE = "must be an e-mail address local@domain.tld"
+EMAIL_SHAPE = "must be an e-mail address (a local part, an at sign, a domain with a dot)"
 NO_CR_LF = "must not contain CR, LF or NUL characters"
 
 
