@@ -18,6 +18,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from broker.clients import LIBRDKAFKA_LOG
 from broker.security import Cluster, address, connection_config
 
 T = TypeVar("T")
@@ -31,6 +32,10 @@ class ClusterUnreachableError(RuntimeError):
 
 class LoginRefusedError(ClusterUnreachableError):
     """The broker answered but refused the client's SASL login (wrong user or password)."""
+
+
+class TopicCreationError(RuntimeError):
+    """The cluster refused to create a topic (e.g. more replicas than brokers); says why."""
 
 
 @dataclass(frozen=True)
@@ -141,14 +146,16 @@ def create_topics(cluster: Cluster, specs: list[TopicSpec], timeout_s: float = 3
             if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                 denied.append(name)
             elif code != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise RuntimeError(f"could not create topic {name!r}: {exc.args[0].str()}") from exc
+                raise TopicCreationError(
+                    f"could not create topic {name!r}: {exc.args[0].str()}"
+                ) from exc
     if denied:
         log.info("not allowed to create %d topic(s), left to the admin", len(denied))
 
 
 def topic_sizes(cluster: Cluster, topics: list[str], timeout_s: float = 10.0) -> dict[str, int]:
     """Records held by each topic now: the sum over partitions of high minus low watermark."""
-    consumer = Consumer({**connection_config(cluster), "group.id": "usage-pipeline-inspect"})
+    consumer = _inspector(cluster, "usage-pipeline-inspect")
     try:
         metadata = consumer.list_topics(timeout=timeout_s)
         sizes = {}
@@ -166,28 +173,40 @@ def topic_sizes(cluster: Cluster, topics: list[str], timeout_s: float = 10.0) ->
 
 def consumer_lag(cluster: Cluster, group: str, topics: list[str], timeout_s: float = 10.0) -> int:
     """Records in ``topics`` that ``group`` has not committed yet (all of them if it never did)."""
-    consumer = Consumer({**connection_config(cluster), "group.id": group})
+    return group_progress(cluster, group, topics, timeout_s)[1]
+
+
+def group_progress(
+    cluster: Cluster, group: str, topics: list[str], timeout_s: float = 10.0
+) -> tuple[int, int]:
+    """Where ``group`` stands in ``topics``: the sum of its resume positions (offsets, so
+    transaction markers count too) and its lag, in one look."""
+    consumer = _inspector(cluster, group)
     try:
-        return sum(
-            high - position
-            for position, high in _positions(consumer, topics, timeout_s).values()
-            if high > position
-        )
+        positions = _positions(consumer, topics, timeout_s).values()
     finally:
         consumer.close()
+    lag = sum(high - position for position, high in positions if high > position)
+    return sum(position for position, _ in positions), lag
 
 
 def committed_positions(
     cluster: Cluster, group: str, topics: list[str], timeout_s: float = 10.0
 ) -> dict[tuple[str, int], int]:
     """Per (topic, partition), where ``group`` resumes: its committed offset, else the log start."""
-    consumer = Consumer({**connection_config(cluster), "group.id": group})
+    consumer = _inspector(cluster, group)
     try:
         return {
             key: position for key, (position, _) in _positions(consumer, topics, timeout_s).items()
         }
     finally:
         consumer.close()
+
+
+def _inspector(cluster: Cluster, group: str) -> Consumer:
+    """A consumer that only looks at offsets: it subscribes to nothing and commits nothing;
+    ``group`` is the group whose commits it reads."""
+    return Consumer({**connection_config(cluster), "group.id": group, "logger": LIBRDKAFKA_LOG})
 
 
 def _positions(
@@ -315,5 +334,6 @@ def _reader(cluster: Cluster, group: str) -> Consumer:
             "auto.offset.reset": "earliest",
             # Only what committed transactions wrote: aborted outputs never count.
             "isolation.level": "read_committed",
+            "logger": LIBRDKAFKA_LOG,
         }
     )
