@@ -173,21 +173,31 @@ def topic_sizes(cluster: Cluster, topics: list[str], timeout_s: float = 10.0) ->
 
 def consumer_lag(cluster: Cluster, group: str, topics: list[str], timeout_s: float = 10.0) -> int:
     """Records in ``topics`` that ``group`` has not committed yet (all of them if it never did)."""
-    return group_progress(cluster, group, topics, timeout_s)[1]
-
-
-def group_progress(
-    cluster: Cluster, group: str, topics: list[str], timeout_s: float = 10.0
-) -> tuple[int, int]:
-    """Where ``group`` stands in ``topics``: the sum of its resume positions (offsets, so
-    transaction markers count too) and its lag, in one look."""
-    consumer = _inspector(cluster, group)
+    progress = GroupProgress(cluster, group, topics)
     try:
-        positions = _positions(consumer, topics, timeout_s).values()
+        return progress.now(timeout_s)[1]
     finally:
-        consumer.close()
-    lag = sum(high - position for position, high in positions if high > position)
-    return sum(position for position, _ in positions), lag
+        progress.close()
+
+
+class GroupProgress:
+    """Where a consumer group stands in some topics, looked at again and again through one
+    client (a progress bar's poll should not cost a login each time)."""
+
+    def __init__(self, cluster: Cluster, group: str, topics: list[str]) -> None:
+        self.topics = topics
+        self._consumer = _inspector(cluster, group)
+
+    def now(self, timeout_s: float = 10.0) -> tuple[int, int]:
+        """The sum of the group's resume positions (offsets: transaction markers count too)
+        and its lag."""
+        positions = _positions(self._consumer, self.topics, timeout_s).values()
+        lag = sum(high - position for position, high in positions if high > position)
+        return sum(position for position, _ in positions), lag
+
+    def close(self) -> None:
+        """Release the client."""
+        self._consumer.close()
 
 
 def committed_positions(

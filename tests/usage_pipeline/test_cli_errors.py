@@ -35,15 +35,21 @@ EXPECTED = [
 ]
 
 
-@pytest.mark.parametrize("error", EXPECTED, ids=lambda e: type(e).__name__)
-def test_an_expected_failure_is_one_error_line_and_exit_1(monkeypatch, capsys, error):
+def exit_code_of_main(monkeypatch, error: BaseException) -> int | str | None:
+    """Run the CLI's entry point with a command that raises ``error``; its exit code."""
+
     def failing() -> None:
         raise error
 
     monkeypatch.setattr(main, "app", failing)
     with pytest.raises(SystemExit) as exit_:
         main.main()
-    assert exit_.value.code == 1
+    return exit_.value.code
+
+
+@pytest.mark.parametrize("error", EXPECTED, ids=lambda e: type(e).__name__)
+def test_an_expected_failure_is_one_error_line_and_exit_1(monkeypatch, capsys, error):
+    assert exit_code_of_main(monkeypatch, error) == 1
     captured = capsys.readouterr()
     (line,) = captured.err.splitlines()
     assert line.startswith("error: ") and "Traceback" not in captured.err
@@ -55,13 +61,7 @@ def test_a_kafka_error_is_told_by_its_name_and_text():
 
 
 def test_ctrl_c_exits_130_without_a_traceback(monkeypatch, capsys):
-    def interrupted() -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(main, "app", interrupted)
-    with pytest.raises(SystemExit) as exit_:
-        main.main()
-    assert exit_.value.code == 130
+    assert exit_code_of_main(monkeypatch, KeyboardInterrupt()) == 130
     assert capsys.readouterr().err == "Interrupted.\n"
 
 

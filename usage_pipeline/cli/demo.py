@@ -30,7 +30,7 @@ from aggregates.build import build
 from aggregates.report import write_report
 from aggregates.tables import AGGREGATES
 from broker.acls import secure_local_broker
-from broker.admin import group_progress
+from broker.admin import GroupProgress
 from broker.local import BrokerError, LocalBroker, client_cluster, local_broker
 from broker.maven import last_error_line
 from broker.security import client_env
@@ -100,6 +100,8 @@ def demo(
             produced = _worker_counters(settings, metrics_port)
             sink.stop()  # everything is committed: it flushes nothing and leaves
             watch.processes.remove(sink)
+            if sink.process is not None and sink.process.returncode:
+                sink.check()  # it failed on its way out: say so
             lake = _lake_summary(_lake_files(settings, policy) - lake_before)
             aggregates, report = _aggregate(settings)
             run.times["aggregates and report"] = time.perf_counter() - run.start
@@ -185,18 +187,17 @@ class _Follower:
 
     def __init__(self, progress: Progress, description: str, process: PipelineProcess) -> None:
         self.progress = progress
-        self.process = process
+        self.group = GroupProgress(process.cluster, process.group, process.topics)
         self.task = progress.add_task(description, total=None, detail="")
         self.start: int | None = None
 
     def poll(self) -> int:
         """Update the bar; the group's lag."""
-        process = self.process
-        committed, lag = group_progress(process.cluster, process.group, process.topics)
+        committed, lag = self.group.now()
         if self.start is None:
             self.start = committed
         done = committed - self.start
-        self.progress.update(self.task, completed=done, total=done + lag)
+        self.progress.update(self.task, completed=done, total=(done + lag) or None)
         return lag
 
 
@@ -217,11 +218,13 @@ def _run_stages(
         TimeElapsedColumn(),
         console=err,
     )
-    with progress:
+    with progress, ExitStack() as following:
         publishing = progress.add_task("publishing", total=config.events, detail="")
         anonymizing = _Follower(progress, "anonymizing", worker)
         writing = _Follower(progress, "writing the lake", sink)
         followers = [anonymizing, writing]
+        for follower in followers:
+            following.callback(follower.group.close)
         last_poll = 0.0
 
         def published(count: int) -> None:
