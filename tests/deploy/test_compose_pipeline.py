@@ -3,8 +3,9 @@
 No Docker engine runs here, so each service of docker-compose.yml runs as a process: its
 command and its environment are read from the compose file (so the two cannot drift), its
 secrets are files, and it logs in as its own Kafka user. Only what a container changes is
-mapped: the broker's address, ``/run/secrets/<name>``, the ``lake`` volume, listen addresses
-(``0.0.0.0`` and the container ports), and the host name that names each stream replica.
+mapped: the broker's address, ``/run/secrets/<name>``, the named volumes (each a folder),
+listen addresses (``0.0.0.0`` and the container ports), and the host name that names each
+stream replica.
 
 The services run in compose's order: `kafka setup` as the admin, two stream replicas, the
 sink and the collector; a few thousand simulated events arrive through the collector, with
@@ -81,16 +82,16 @@ class Deployment:
 
     @property
     def lake(self) -> Path:
-        return self.volume("/lake")
+        return self.volumes()["/lake"]
 
-    def volume(self, container_path: str) -> Path:
-        """The folder standing for the named volume mounted at ``container_path``."""
-        for service in self.compose["services"].values():
-            for mount in service.get("volumes", []):
-                source, target = mount.split(":")[:2]
-                if target == container_path and not source.startswith("."):
-                    return self.root / "volumes" / source
-        raise KeyError(container_path)
+    def volumes(self) -> dict[str, Path]:
+        """Where each named volume is mounted in the containers -> the folder standing for it."""
+        return {
+            target: self.root / "volumes" / source
+            for service in self.compose["services"].values()
+            for source, target, *_ in (m.split(":") for m in service.get("volumes", []))
+            if source in self.compose["volumes"]
+        }
 
     def map_value(self, value: object) -> str:
         """A value as the container sees it, turned into its counterpart here."""
@@ -103,9 +104,9 @@ class Deployment:
         text = text.replace(listener[1], self.broker.bootstrap_servers)
         if text.startswith(SECRETS):
             return str(self.secrets_dir / text.removeprefix(SECRETS))
-        for mount in ("/lake",):
+        for mount, folder in self.volumes().items():
             if text == mount or text.startswith(mount + "/"):
-                return str(self.volume(mount)) + text.removeprefix(mount)
+                return str(folder) + text.removeprefix(mount)
         if text == "0.0.0.0":
             return "127.0.0.1"
         return str(self.ports.get(text, text))
@@ -135,13 +136,13 @@ class Deployment:
         folder.mkdir(exist_ok=True)
         return folder / f"{name}.log"
 
-    def start(self, service: str, replica: int | None = None, *args: str) -> subprocess.Popen:
-        """Start a long-running service (or a one-shot command with ``args``) in the
-        background, in a working directory that is not the repository."""
+    def start(self, service: str, replica: int | None = None) -> subprocess.Popen:
+        """Start a service's command in the background, in a working directory that is not
+        the repository."""
         name = service if replica is None else f"{service}-{replica}"
         with self.log(name).open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "usage_pipeline", *(args or self.command(service))],
+                [sys.executable, "-m", "usage_pipeline", *self.command(service)],
                 cwd=self.root, env=self.env(service, replica), stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip
