@@ -7,6 +7,11 @@ works within one period, so the merge equals a full build. Any other table readi
 changed source, or an aggregate that was recomputed, is recomputed whole; the rest are
 kept. A different k, a changed definition, a missing table or an unreadable state makes a
 full build.
+
+A dated table is computed one period at a time even in a full build: a period's rows come
+from its days alone, and one day's hash tables are a fraction of the lake's, which keeps
+memory flat as the lake grows. A table with a ``daily`` query reads per-day partials kept
+between builds (``aggregates.daily``) instead of the lake.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from aggregates import disclosure, periods
+from aggregates.daily import register_partials, remove_stale
 from aggregates.disclosure import suppress, suppressed_count
-from aggregates.lake import SOURCE_SCHEMAS, connect, register_sources, view_name
-from aggregates.periods import Periods
+from aggregates.lake import CHUNK_BYTES, connect, register_sources
+from aggregates.periods import Periods, runs
 from aggregates.publish import AGGREGATES_DIR, table_path, write_database, write_table
 from aggregates.state import (
     FORMAT,
@@ -37,6 +43,8 @@ from aggregates.state import (
     Partition,
     PartitionKey,
     changed_days,
+    day_sizes,
+    files_of,
     fingerprints,
     lake_summary,
     read_state,
@@ -47,7 +55,6 @@ from aggregates.state import (
 from aggregates.tables import AGGREGATES, Aggregate
 
 _LOCK_FILE = "_build.lock"
-_PURPOSES = {view_name(purpose): purpose for purpose in SOURCE_SCHEMAS}
 
 
 class Recomputed(StrEnum):
@@ -81,8 +88,8 @@ def build(
 ) -> list[Built]:
     """Bring every aggregate up to date with ``lake_dir``, then the database and build state.
 
-    Only what changed since the last build is recomputed, unless ``full``. One build at a
-    time per lake: a second waits for the first.
+    Only what changed since the last build is recomputed, unless ``full`` (which recomputes
+    the per-day partials too). One build at a time per lake: a second waits for the first.
     """
     lake_dir = Path(lake_dir)
     with _exclusive(lake_dir):
@@ -97,9 +104,12 @@ def build(
         built: list[Built] = []
         with connect() as con:
             for aggregate in aggregates:
-                built.append(_build_one(con, lake_dir, aggregate, k, partitions, changed, built))
+                built.append(
+                    _build_one(con, lake_dir, aggregate, k, partitions, changed, built, full)
+                )
                 if on_built is not None:
                     on_built(built[-1])
+        remove_stale(lake_dir, aggregates, partitions)
         wrote = changed is None or any(b.recomputed is not Recomputed.none for b in built)
         if wrote or not Path(database).is_file():
             write_database(database, [(b.name, b.path) for b in built])
@@ -135,18 +145,21 @@ def _build_one(
     partitions: Mapping[PartitionKey, Partition],
     changed: dict[str, set[dt.date]] | None,
     before: list[Built],
+    fresh: bool,
 ) -> Built:
-    """Recompute one aggregate wholly, by periods or not at all, publish it, register its view."""
+    """Recompute one aggregate wholly, by periods or not at all, publish it, register its view.
+
+    ``fresh`` computes its per-day partials again rather than reading those kept.
+    """
     path = table_path(lake_dir, aggregate.name)
     spec = aggregate.periods
     recomputed_before = {b.name for b in before if b.recomputed is not Recomputed.none}
     upstream = any(view in recomputed_before for view in aggregate.reads)
-    purposes = [_PURPOSES[view] for view in aggregate.reads if view in _PURPOSES]
     days: tuple[dt.date, ...] = ()
     if changed is not None:
-        days = tuple(sorted(set().union(*(changed.get(p, set()) for p in purposes))))
+        days = tuple(sorted(set().union(*(changed.get(p, set()) for p in aggregate.purposes))))
     if changed is None or upstream or (days and spec is None):
-        table = _suppress(_query(con, lake_dir, aggregate, _files(partitions)), k, aggregate)
+        table = _suppress(_compute(con, lake_dir, aggregate, partitions, None, fresh), k, aggregate)
         recomputed, days = Recomputed.all, ()
     elif days and spec is not None:
         table = _recompute_periods(con, lake_dir, aggregate, spec, k, partitions, days, path)
@@ -174,13 +187,61 @@ def _recompute_periods(
 ) -> pa.Table:
     """The published table with the periods holding ``days`` recomputed from all their days."""
     touched = spec.touched(days)
-    fresh = _query(con, lake_dir, aggregate, _files(partitions, spec.inputs(touched)))
-    # Periods the inputs only partly cover (a week across a month's edge) are dropped.
-    fresh = _suppress(fresh.filter(spec.mask(fresh, touched)), k, aggregate)
+    fresh = _suppress(_compute(con, lake_dir, aggregate, partitions, touched), k, aggregate)
     published = pq.read_table(path)
     kept = published.filter(pc.invert(spec.mask(published, touched))).cast(fresh.schema)
-    merged = pa.concat_tables([kept, fresh])
-    return merged.sort_by([(key, "ascending", "at_start") for key in _order(aggregate, spec)])
+    return _sorted(pa.concat_tables([kept, fresh]), aggregate, spec)
+
+
+def _compute(
+    con: duckdb.DuckDBPyConnection,
+    lake_dir: Path,
+    aggregate: Aggregate,
+    partitions: Mapping[PartitionKey, Partition],
+    touched: dict[str, set[dt.date]] | None,
+    fresh: bool = False,
+) -> pa.Table:
+    """The aggregate's rows before suppression: all, or those of the ``touched`` periods."""
+    spec = aggregate.periods
+    if spec is None:
+        if aggregate.daily is not None:
+            days = {day for _, day in partitions}
+            register_partials(con, lake_dir, aggregate, partitions, days, fresh=fresh)
+            return con.sql(aggregate.sql).to_arrow_table()
+        return _query(con, lake_dir, aggregate, files_of(partitions, aggregate.purposes))
+    if touched is None:
+        touched = spec.touched({day for _, day in partitions})
+    if aggregate.daily is not None:
+        register_partials(con, lake_dir, aggregate, partitions, spec.inputs(touched), fresh=fresh)
+        rows = con.sql(aggregate.sql).to_arrow_table()
+        # Periods the inputs only partly cover (a week across a month's edge) are dropped.
+        return rows.filter(spec.mask(rows, touched))
+    # A few periods at a time, each from its own days; a chunk's query also makes rows of
+    # the periods its days only partly cover (a week across a month's edge): dropped here.
+    chunks = []
+    for chunk in _chunks(spec, touched, partitions):
+        files = files_of(partitions, aggregate.purposes, spec.inputs(chunk))
+        rows = _query(con, lake_dir, aggregate, files)
+        chunks.append(rows.filter(spec.mask(rows, chunk)))
+    if not chunks:
+        return _query(con, lake_dir, aggregate, {})
+    return _sorted(pa.concat_tables(chunks), aggregate, spec)
+
+
+def _chunks(
+    spec: Periods,
+    touched: dict[str, set[dt.date]],
+    partitions: Mapping[PartitionKey, Partition],
+) -> Iterator[dict[str, set[dt.date]]]:
+    """The touched periods in runs whose lake files add up to about CHUNK_BYTES."""
+    sizes = day_sizes(partitions)
+    for unit, starts in sorted(touched.items()):
+
+        def size(start: dt.date, unit: str = unit) -> int:
+            return sum(sizes.get(day, 0) for day in spec.inputs({unit: {start}}))
+
+        for run in runs(starts, size, CHUNK_BYTES):
+            yield {unit: set(run)}
 
 
 def _query(
@@ -201,22 +262,13 @@ def _suppress(table: pa.Table, k: int, aggregate: Aggregate) -> pa.Table:
     return suppress(table, k, aggregate.disclosure)
 
 
-def _files(
-    partitions: Mapping[PartitionKey, Partition], days: set[dt.date] | None = None
-) -> dict[str, list[Path]]:
-    """Each purpose's files, of every day or of ``days`` only."""
-    files: dict[str, list[Path]] = {}
-    for (purpose, day), part in sorted(partitions.items()):
-        if days is None or day in days:
-            files.setdefault(purpose, []).extend(part.files)
-    return files
-
-
-def _order(aggregate: Aggregate, spec: Periods) -> tuple[str, ...]:
-    """The columns a dated table's query orders by, totals (NULL) first, as its SQL does."""
+def _sorted(table: pa.Table, aggregate: Aggregate, spec: Periods) -> pa.Table:
+    """A dated table's rows in the order of its query: by its columns, totals (NULL) first."""
     if aggregate.disclosure is None:
-        return (spec.start,)
-    return (*aggregate.disclosure.fixed, *aggregate.disclosure.rollup)
+        keys: tuple[str, ...] = (spec.start,)
+    else:
+        keys = (*aggregate.disclosure.fixed, *aggregate.disclosure.rollup)
+    return table.sort_by([(key, "ascending", "at_start") for key in keys])
 
 
 def _definitions(aggregates: tuple[Aggregate, ...]) -> str:
