@@ -8,10 +8,11 @@ changed source, or an aggregate that was recomputed, is recomputed whole; the re
 kept. A different k, a changed definition, a missing table or an unreadable state makes a
 full build.
 
-A dated table is computed one period at a time even in a full build: a period's rows come
-from its days alone, and one day's hash tables are a fraction of the lake's, which keeps
-memory flat as the lake grows. A table with a ``daily`` query reads per-day partials kept
-between builds (``aggregates.daily``) instead of the lake.
+A dated table is computed a chunk of periods at a time even in a full build: a period's
+rows come from its days alone, and a chunk's hash tables are a fraction of the lake's,
+which keeps memory flat as the lake grows. A table with a ``daily`` query reads per-day
+partials kept between builds (``aggregates.daily``) instead of the lake. Tables that read
+only the lake are computed side by side, one per core.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import datetime as dt
 import fcntl
 import hashlib
 import inspect
+import os
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,7 +37,7 @@ import pyarrow.parquet as pq
 from aggregates import disclosure, periods
 from aggregates.daily import register_partials, remove_stale
 from aggregates.disclosure import suppress, suppressed_count
-from aggregates.lake import CHUNK_BYTES, connect, register_sources
+from aggregates.lake import CHUNK_BYTES, LAKE_VIEWS, connect, register_sources
 from aggregates.periods import Periods, runs
 from aggregates.publish import AGGREGATES_DIR, table_path, write_database, write_table
 from aggregates.state import (
@@ -101,14 +104,7 @@ def build(
             # Tables of another k or definition are about to be written: should this build
             # stop half-way, the next must not take the old state for theirs.
             state_path(lake_dir).unlink(missing_ok=True)
-        built: list[Built] = []
-        with connect() as con:
-            for aggregate in aggregates:
-                built.append(
-                    _build_one(con, lake_dir, aggregate, k, partitions, changed, built, full)
-                )
-                if on_built is not None:
-                    on_built(built[-1])
+        built = _build_all(lake_dir, aggregates, k, partitions, changed, full, on_built)
         remove_stale(lake_dir, aggregates, partitions)
         wrote = changed is None or any(b.recomputed is not Recomputed.none for b in built)
         if wrote or not Path(database).is_file():
@@ -118,6 +114,51 @@ def build(
                 k, definitions, dt.datetime.now(dt.UTC), current, lake_summary(partitions)
             )
             write_state(lake_dir, state)
+    return built
+
+
+def _build_all(
+    lake_dir: Path,
+    aggregates: tuple[Aggregate, ...],
+    k: int,
+    partitions: Mapping[PartitionKey, Partition],
+    changed: dict[str, set[dt.date]] | None,
+    fresh: bool,
+    on_built: Callable[[Built], None] | None,
+) -> list[Built]:
+    """Build every aggregate, in order as published; ``on_built`` hears of each in turn.
+
+    Tables that read only the lake do not wait for each other: those with work to do are
+    computed side by side, each on a connection of its own. The others read published
+    tables (trends), so they follow on one connection where those are registered.
+    """
+    alone = [a for a in aggregates if set(a.reads) <= LAKE_VIEWS]
+    busy = sum(1 for a in alone if changed is None or _changed_days(a, changed))
+    workers = max(1, min(busy, _cores()))
+    built: list[Built] = []
+    pool = ThreadPoolExecutor(workers)
+    try:
+        pending = {
+            a.name: pool.submit(
+                _build_alone, lake_dir, a, k, partitions, changed, fresh, _cores() // workers
+            )
+            for a in alone
+        }
+        with connect() as con:
+            for aggregate in aggregates:
+                if aggregate.name in pending:
+                    item, table = pending[aggregate.name].result()
+                else:
+                    item, table = _build_one(
+                        con, lake_dir, aggregate, k, partitions, changed, built, fresh
+                    )
+                con.register(f"_{item.name}", table)
+                con.execute(f'create or replace view "{item.name}" as select * from _{item.name}')
+                built.append(item)
+                if on_built is not None:
+                    on_built(item)
+    finally:
+        pool.shutdown(cancel_futures=True)
     return built
 
 
@@ -137,6 +178,21 @@ def _changes(
     return changed_days(state.partitions, current)
 
 
+def _build_alone(
+    lake_dir: Path,
+    aggregate: Aggregate,
+    k: int,
+    partitions: Mapping[PartitionKey, Partition],
+    changed: dict[str, set[dt.date]] | None,
+    fresh: bool,
+    threads: int,
+) -> tuple[Built, pa.Table]:
+    """``_build_one`` of a table reading only the lake, on a connection of its own."""
+    with connect() as con:
+        con.execute(f"set threads = {max(1, threads)}")
+        return _build_one(con, lake_dir, aggregate, k, partitions, changed, [], fresh)
+
+
 def _build_one(
     con: duckdb.DuckDBPyConnection,
     lake_dir: Path,
@@ -146,8 +202,8 @@ def _build_one(
     changed: dict[str, set[dt.date]] | None,
     before: list[Built],
     fresh: bool,
-) -> Built:
-    """Recompute one aggregate wholly, by periods or not at all, publish it, register its view.
+) -> tuple[Built, pa.Table]:
+    """Recompute one aggregate wholly, by periods or not at all, and publish it.
 
     ``fresh`` computes its per-day partials again rather than reading those kept.
     """
@@ -155,9 +211,7 @@ def _build_one(
     spec = aggregate.periods
     recomputed_before = {b.name for b in before if b.recomputed is not Recomputed.none}
     upstream = any(view in recomputed_before for view in aggregate.reads)
-    days: tuple[dt.date, ...] = ()
-    if changed is not None:
-        days = tuple(sorted(set().union(*(changed.get(p, set()) for p in aggregate.purposes))))
+    days = () if changed is None else _changed_days(aggregate, changed)
     if changed is None or upstream or (days and spec is None):
         table = _suppress(_compute(con, lake_dir, aggregate, partitions, None, fresh), k, aggregate)
         recomputed, days = Recomputed.all, ()
@@ -169,10 +223,18 @@ def _build_one(
         recomputed = Recomputed.none
     if recomputed is not Recomputed.none:
         write_table(table, path)
-    # Later aggregates (trends) read what was published, not the lake.
-    con.register(f"_{aggregate.name}", table)
-    con.execute(f'create or replace view "{aggregate.name}" as select * from _{aggregate.name}')
-    return Built(aggregate.name, table.num_rows, suppressed_count(table), path, recomputed, days)
+    built = Built(aggregate.name, table.num_rows, suppressed_count(table), path, recomputed, days)
+    return built, table
+
+
+def _changed_days(aggregate: Aggregate, changed: dict[str, set[dt.date]]) -> tuple[dt.date, ...]:
+    """The changed days of the lake outputs ``aggregate`` reads."""
+    return tuple(sorted(set().union(*(changed.get(p, set()) for p in aggregate.purposes))))
+
+
+def _cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0))
 
 
 def _recompute_periods(

@@ -72,7 +72,8 @@ def register_partials(
         register_sources(con, lake_dir, files_of(partitions, aggregate.purposes, set(run)))
         rows = con.sql(aggregate.daily).to_arrow_table()
         for day in run:
-            write_table(rows.filter(pc.equal(rows[EVENT_DATE], day)), paths[day])
+            # lz4: twice as fast to write as zstd, as fast to read, files twice the size.
+            write_table(rows.filter(pc.equal(rows[EVENT_DATE], day)), paths[day], "lz4")
     if paths:
         listed = ", ".join(quote(str(path)) for _, path in sorted(paths.items()))
         source = f"read_parquet([{listed}])"

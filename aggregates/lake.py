@@ -107,6 +107,9 @@ def view_name(purpose: str) -> str:
     return f"{CLEAN_DIR}_{purpose}"
 
 
+LAKE_VIEWS = frozenset(view_name(purpose) for purpose in SOURCE_SCHEMAS)
+
+
 def connect(
     database: str | Path = ":memory:", read_only: bool = False, progress: bool = False
 ) -> duckdb.DuckDBPyConnection:
