@@ -132,16 +132,18 @@ def _build_all(
     computed side by side, each on a connection of its own. The others read published
     tables (trends), so they follow on one connection where those are registered.
     """
+    plans = {a.name: _plan(a, changed, set())[0] for a in aggregates}
     alone = [a for a in aggregates if set(a.reads) <= LAKE_VIEWS]
-    busy = sum(1 for a in alone if changed is None or _changed_days(a, changed))
+    busy = sum(1 for a in alone if plans[a.name] is not Recomputed.none)
     workers = max(1, min(busy, _cores()))
+    # Tables recomputed whole read every day: started first, they end with the others.
+    alone.sort(key=lambda a: plans[a.name] is not Recomputed.all)
     built: list[Built] = []
     pool = ThreadPoolExecutor(workers)
     try:
+        threads = _cores() // workers
         pending = {
-            a.name: pool.submit(
-                _build_alone, lake_dir, a, k, partitions, changed, fresh, _cores() // workers
-            )
+            a.name: pool.submit(_build_alone, lake_dir, a, k, partitions, changed, fresh, threads)
             for a in alone
         }
         with connect() as con:
@@ -208,28 +210,34 @@ def _build_one(
     ``fresh`` computes its per-day partials again rather than reading those kept.
     """
     path = table_path(lake_dir, aggregate.name)
-    spec = aggregate.periods
     recomputed_before = {b.name for b in before if b.recomputed is not Recomputed.none}
-    upstream = any(view in recomputed_before for view in aggregate.reads)
-    days = () if changed is None else _changed_days(aggregate, changed)
-    if changed is None or upstream or (days and spec is None):
+    recomputed, days = _plan(aggregate, changed, recomputed_before)
+    if recomputed is Recomputed.all:
         table = _suppress(_compute(con, lake_dir, aggregate, partitions, None, fresh), k, aggregate)
-        recomputed, days = Recomputed.all, ()
-    elif days and spec is not None:
-        table = _recompute_periods(con, lake_dir, aggregate, spec, k, partitions, days, path)
-        recomputed = Recomputed.periods
+    elif recomputed is Recomputed.periods:
+        table = _recompute_periods(con, lake_dir, aggregate, k, partitions, days, path)
     else:
         table = pq.read_table(path)
-        recomputed = Recomputed.none
     if recomputed is not Recomputed.none:
         write_table(table, path)
     built = Built(aggregate.name, table.num_rows, suppressed_count(table), path, recomputed, days)
     return built, table
 
 
-def _changed_days(aggregate: Aggregate, changed: dict[str, set[dt.date]]) -> tuple[dt.date, ...]:
-    """The changed days of the lake outputs ``aggregate`` reads."""
-    return tuple(sorted(set().union(*(changed.get(p, set()) for p in aggregate.purposes))))
+def _plan(
+    aggregate: Aggregate,
+    changed: dict[str, set[dt.date]] | None,
+    recomputed_before: set[str],
+) -> tuple[Recomputed, tuple[dt.date, ...]]:
+    """How much of ``aggregate`` to recompute, and the changed days behind a periods one."""
+    if changed is None or any(view in recomputed_before for view in aggregate.reads):
+        return Recomputed.all, ()
+    days = tuple(sorted(set().union(*(changed.get(p, set()) for p in aggregate.purposes))))
+    if not days:
+        return Recomputed.none, ()
+    if aggregate.periods is None:
+        return Recomputed.all, ()
+    return Recomputed.periods, days
 
 
 def _cores() -> int:
@@ -241,13 +249,14 @@ def _recompute_periods(
     con: duckdb.DuckDBPyConnection,
     lake_dir: Path,
     aggregate: Aggregate,
-    spec: Periods,
     k: int,
     partitions: Mapping[PartitionKey, Partition],
     days: tuple[dt.date, ...],
     path: Path,
 ) -> pa.Table:
     """The published table with the periods holding ``days`` recomputed from all their days."""
+    spec = aggregate.periods
+    assert spec is not None, "only a dated table has periods"
     touched = spec.touched(days)
     fresh = _suppress(_compute(con, lake_dir, aggregate, partitions, touched), k, aggregate)
     published = pq.read_table(path)

@@ -11,6 +11,7 @@ import random
 import shutil
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -259,6 +260,23 @@ def test_a_full_build_stopped_half_way_is_followed_by_another_full_build(built_l
     built = build(built_lake.root, database(built_lake), K)
 
     assert {item.recomputed for item in built} == {Recomputed.all}
+
+
+def test_tables_built_side_by_side_are_reported_in_order_and_an_error_stops_the_build(lake):
+    add_day(lake, FIRST, seed=1)
+    heard: list[str] = []
+
+    build(lake.root, database(lake), K, on_built=lambda item: heard.append(item.name))
+
+    assert heard == [a.name for a in AGGREGATES]
+    broken = tuple(
+        dataclasses.replace(a, sql="select nope from clean_traffic") if a.name == "usage" else a
+        for a in AGGREGATES
+    )
+    state_path(lake.root).unlink()
+    with pytest.raises(duckdb.Error, match="nope"):
+        build(lake.root, database(lake), K, aggregates=broken)
+    assert read_state(lake.root) is None
 
 
 # ---------------------------------------------------------------- per-day partials
