@@ -12,7 +12,7 @@ A dated table is computed a chunk of periods at a time even in a full build: a p
 rows come from its days alone, and a chunk's hash tables are a fraction of the lake's,
 which keeps memory flat as the lake grows. A table with a ``daily`` query reads per-day
 partials kept between builds (``aggregates.daily``) instead of the lake. Tables that read
-only the lake are computed side by side, one per core.
+only the lake are computed two at a time, each with its share of the cores.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ from aggregates.state import (
 from aggregates.tables import AGGREGATES, Aggregate
 
 _LOCK_FILE = "_build.lock"
+# Tables computed at the same time, at most: each query's memory is bounded by its chunk
+# (about 0.5 GiB at 100M rows); more cores go to each query's own threads.
+SIDE_BY_SIDE = 2
 
 
 class Recomputed(StrEnum):
@@ -129,13 +132,14 @@ def _build_all(
     """Build every aggregate, in order as published; ``on_built`` hears of each in turn.
 
     Tables that read only the lake do not wait for each other: those with work to do are
-    computed side by side, each on a connection of its own. The others read published
-    tables (trends), so they follow on one connection where those are registered.
+    computed side by side (up to SIDE_BY_SIDE), each on a connection of its own with its
+    share of the cores. The others read published tables (trends), so they follow on one
+    connection where those are registered.
     """
     plans = {a.name: _plan(a, changed, set())[0] for a in aggregates}
     alone = [a for a in aggregates if set(a.reads) <= LAKE_VIEWS]
     busy = sum(1 for a in alone if plans[a.name] is not Recomputed.none)
-    workers = max(1, min(busy, _cores()))
+    workers = max(1, min(busy, _cores(), SIDE_BY_SIDE))
     # Tables recomputed whole read every day: started first, they end with the others.
     alone.sort(key=lambda a: plans[a.name] is not Recomputed.all)
     built: list[Built] = []
