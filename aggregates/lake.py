@@ -9,6 +9,9 @@ import duckdb
 import pyarrow as pa
 
 CLEAN_DIR = "clean"
+# About how much lake Parquet one query of a build reads: a day of a 100M-row lake, two
+# weeks of a 10M-row one. A query's hash tables, and so memory, grow with its input.
+CHUNK_BYTES = 64 * 2**20
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _TEXT = pa.string()
 
@@ -104,12 +107,21 @@ def view_name(purpose: str) -> str:
     return f"{CLEAN_DIR}_{purpose}"
 
 
+LAKE_VIEWS = frozenset(view_name(purpose) for purpose in SOURCE_SCHEMAS)
+
+
 def connect(
-    database: str | Path = ":memory:", read_only: bool = False
+    database: str | Path = ":memory:", read_only: bool = False, progress: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection whose dates, hours and weeks are UTC, whatever the machine's zone."""
+    """A DuckDB connection whose dates, hours and weeks are UTC, whatever the machine's zone.
+
+    DuckDB draws a progress bar on standard output for long queries, terminal or not: it
+    stays off unless ``progress`` (for a person at a terminal), so logs, pipes and files
+    written from standard output never get one.
+    """
     con = duckdb.connect(str(database), read_only=read_only)
     con.execute("set TimeZone = 'UTC'")
+    con.execute(f"set enable_progress_bar = {str(progress).lower()}")
     return con
 
 
@@ -134,7 +146,7 @@ def register_sources(
             present = bool(paths)
         if present:
             # union_by_name: files written before a policy change may lack newer columns.
-            listed = ", ".join(_quote(path) for path in paths)
+            listed = ", ".join(quote(path) for path in paths)
             source = f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)"
         else:
             con.register(f"_empty_{purpose}", schema.empty_table())
@@ -144,6 +156,6 @@ def register_sources(
         )
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"

@@ -22,10 +22,10 @@ def table_path(lake_dir: Path, name: str) -> Path:
     return Path(lake_dir) / AGGREGATES_DIR / name / DATA_FILE
 
 
-def write_table(table: pa.Table, path: Path) -> Path:
+def write_table(table: pa.Table, path: Path, compression: str = "zstd") -> Path:
     """Write a Parquet file atomically: to a temporary file, fsynced, then renamed into place."""
     tmp = _tmp_file(path, path.parent.parent / _TMP_DIR)
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, compression=compression)
     return _move_into_place(tmp, path)
 
 
