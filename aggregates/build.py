@@ -111,7 +111,7 @@ def build(
         remove_stale(lake_dir, aggregates, partitions)
         wrote = changed is None or any(b.recomputed is not Recomputed.none for b in built)
         if wrote or not Path(database).is_file():
-            write_database(database, [(b.name, b.path) for b in built])
+            write_database(database, [(b.name, b.path) for b in built], lake_dir)
         if wrote:
             state = BuildState(
                 k, definitions, dt.datetime.now(dt.UTC), current, lake_summary(partitions)

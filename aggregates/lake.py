@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 
 CLEAN_DIR = "clean"
+LAKE_SCHEMA = "clean"  # the database's schema of views over the lake: clean.analytics, ...
 # About how much lake Parquet one query of a build reads: a day of a 100M-row lake, two
 # weeks of a 10M-row one. A query's hash tables, and so memory, grow with its input.
 CHUNK_BYTES = 64 * 2**20
@@ -154,6 +155,27 @@ def register_sources(
         con.execute(
             f"create or replace view {view_name(purpose)} as select {columns} from {source}"
         )
+
+
+def create_lake_views(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
+    """Persisted views ``clean.<purpose>`` over every column of each purpose's files, for
+    analysts: queries name the views, never the lake's file layout, which can then change
+    (object storage, a table format) without breaking them. A purpose the aggregates read
+    that has no file yet gets an empty typed table, replaced by a view at the next build."""
+    con.execute(f"create schema if not exists {LAKE_SCHEMA}")
+    clean = Path(lake_dir).resolve() / CLEAN_DIR
+    written = sorted(p.name for p in clean.glob("*") if any(p.glob("event_date=*/*.parquet")))
+    for purpose in written:
+        files = quote(str(clean / purpose / "event_date=*" / "*.parquet"))
+        con.execute(
+            f"create view {LAKE_SCHEMA}.{purpose} as select * from read_parquet({files}, "
+            "hive_partitioning = true, union_by_name = true)"
+        )
+    for purpose, schema in SOURCE_SCHEMAS.items():
+        if purpose not in written:
+            con.register("_empty", schema.empty_table())
+            con.execute(f"create table {LAKE_SCHEMA}.{purpose} as select * from _empty")
+            con.unregister("_empty")
 
 
 def quote(text: str) -> str:

@@ -512,19 +512,7 @@ def in_child(function: Callable[[str], Figures], lake: Path) -> Figures:
 
 
 def _with_rss(function: Callable[[str], Figures], lake: str) -> Figures:
-    return {**function(lake), "peak_rss_mib": peak_rss_mib()}
-
-
-def peak_rss_mib() -> float:
-    """This process's own peak resident memory.
-
-    Not getrusage's: Linux carries the forking parent's peak over exec into it, so every
-    child of a parent holding a generated lake would report at least the parent's.
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    return {**function(lake), "peak_rss_mib": harness.peak_rss_mib()}
 
 
 def pandas_fits(rows: int) -> bool:

@@ -138,3 +138,17 @@ def test_intervals_read_seconds_minutes_and_hours(text, seconds):
 def test_a_bad_interval_is_refused():
     with pytest.raises(typer.BadParameter):
         parse_interval("soon")
+
+
+def test_analysts_query_each_clean_output_through_its_view_not_a_file_glob(lake, tmp_path):
+    lake.add("analytics", [used("2026-11-24T10:00", user) for user in ("u1", "u2", "u3")])
+    assert cli(tmp_path, "aggregate", "build").returncode == 0
+    sql = (
+        "select (select count(*) from clean.analytics) as analytics, "
+        "(select count(*) from clean.partner_sharing) as partner_sharing"
+    )
+    out = tmp_path / "counts.json"
+    printed = cli(tmp_path, "aggregate", "query", sql, "--format", "json", "--output", str(out))
+    assert printed.returncode == 0, printed.stderr
+    # Partner sharing has no file yet: an empty typed table until a build finds one.
+    assert json.loads(out.read_text()) == [{"analytics": 3, "partner_sharing": 0}]
