@@ -48,7 +48,7 @@ def worker_config(stream: StreamSettings, topics: TopicSettings) -> WorkerConfig
             poll_s=stream.batch_within_s,
             commit_interval_s=stream.commit_interval_s,
             commit_every=stream.commit_every,
-            hold_max=2 * stream.batch_max,
+            hold_max=stream.batch_max,
         ),
         salts_topic=namespace + VISITOR_SALTS_TOPIC,
         salt_lifetime_s=stream.visitor_salt_lifetime_s,
