@@ -63,15 +63,14 @@ from rich.progress import (
 from sink import lake_sink
 from stream import run_baseline
 
-from broker.admin import TopicSpec, consumer_lag, create_topics, topic_sizes
+from broker.admin import consumer_lag, create_topics, topic_sizes
 from producers.publisher import EventPublisher
 from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
-from schemas.topics import raw_topics
+from schemas.topics import TopicSpec, raw_topics
 from streams.policy.loader import load_policy
-from streams.sink.sink import sink_topics
 from streams.supervisor import WorkerProcess
-from streams.topics import ensure_stream_topics
+from streams.topics import clean_topics, ensure_stream_topics
 from usage_pipeline.cli.console import err
 from usage_pipeline.settings import Settings, SinkSettings
 
@@ -191,7 +190,7 @@ class Pipeline:
         self.namespace = namespace
         self.root = root
         self.lake = root / "lake"
-        self.clean_topics = sorted(sink_topics(load_policy(POLICY_FILE), namespace))
+        self.clean_topics = sorted(clean_topics(load_policy(POLICY_FILE), namespace))
         self.env = {
             # The children run in the scratch folder but import the project from this
             # checkout, like `python -m` here.

@@ -38,7 +38,7 @@ from broker.admin import consumer_lag, read_topic
 from broker.local import LocalBroker
 from schemas.topics import raw_topics
 from streams.policy.loader import load_policy
-from streams.sink.sink import sink_topics
+from streams.topics import clean_topics
 from tests.conftest import free_port
 from tests.streams.test_worker import consent, feature, mail
 from tests.subjects.test_end_to_end import pick_subject
@@ -299,7 +299,7 @@ def run_pipeline(deployment: Deployment, root: Path) -> Outcome:
 
     long_running = [*streams, "sink", "collect"]
     wait_for_group(deployment, StreamSettings().app_id, list(raw_topics()), long_running)
-    clean = sorted(sink_topics(load_policy(), ""))
+    clean = sorted(clean_topics(load_policy()))
     wait_for_group(deployment, SinkSettings().group_id, clean, long_running)
     admin = deployment.broker.client("admin")
     derived = [

@@ -36,14 +36,12 @@ from broker.maven import last_error_line
 from broker.security import client_env
 from producers.publisher import PublishStats
 from producers.simulator import SimulationConfig
-from schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
+from schemas.topics import CONSENT_FAMILY, DEAD_LETTER, raw_topic, raw_topics
 from streams.policy.loader import load_policy, policy_path
 from streams.policy.model import Policy
-from streams.processor import DEAD_LETTER_TOPIC
 from streams.sink.layout import LakeLayout
-from streams.sink.sink import sink_topics
 from streams.supervisor import PipelineProcess, WorkerProcess
-from streams.topics import ensure_stream_topics
+from streams.topics import clean_topics, ensure_stream_topics
 from streams.worker.loop import STATS_EVERY_S
 from usage_pipeline.cli.audit import print_report, scan_pipeline
 from usage_pipeline.cli.console import err, log_to_file, out
@@ -305,7 +303,7 @@ def _sink(settings: Settings, home: Path, policy: Policy) -> PipelineProcess:
         ["sink"],
         client_cluster(settings, "admin"),
         namespace + settings.sink.group_id,
-        sorted(sink_topics(policy, namespace)),
+        sorted(clean_topics(policy, namespace)),
         home / "sink.log",
         env=client_env(client_cluster(settings, "sink")),
     )
@@ -335,8 +333,8 @@ def _print_records(
     transactions leave markers at offsets of their own)."""
     namespace = settings.topics.namespace
     outputs = [
-        *sorted({namespace + p.output for p in policy.purposes.values()}),
-        namespace + DEAD_LETTER_TOPIC,
+        *sorted(clean_topics(policy, namespace)),
+        DEAD_LETTER.full_name(namespace),
     ]
     consent = raw_topic(CONSENT_FAMILY, namespace)
     table = Table(title=f"Records added in this run (policy {policy.version})")
