@@ -12,7 +12,8 @@ Latency from publish to Parquet (method in lake_latency.py): the publish time of
 the file's ctime (set by the sink's rename into the lake) being the moment they became
 visible. Measured twice: "under load" for events of the bulk run (it includes the queue in
 front of the slowest stage), and "at rest" for probe events published at 20/s for two flush
-intervals once the pipeline has caught up. The target, p99 under sink.flush_seconds + 2 s,
+intervals once the pipeline has caught up. The target, p99 at most 5 s (issue 16; the
+defaults sink.flush_seconds = 2 and stream.commit_interval_s = 0.5 are chosen for it),
 applies to the latter.
 
 Then, alone on the same broker, each stage's baseline (ratios are ours / baseline):
@@ -82,6 +83,7 @@ PAYLOAD_SAMPLE = 10_000
 POLL_S = 1.0
 SINK_GROUP = "bench-pipeline-sink"
 TARGET_E2E_S = 60.0
+TARGET_P99_S = 5.0
 
 
 def simulation(events: int, seed: int, days: int = 30) -> SimulationConfig:
@@ -425,11 +427,10 @@ def print_table(figures: dict, ratios: dict, bootstrap: str, partitions: int) ->
     print()
     for label, ratio in ratios.items():
         print(f"{label:<42}{ratio:>6.2f}")
-    budget = latency["flush_seconds"] + 2
     print(
         f"\ntargets (reported, not asserted): end to end {f['end_to_end']['seconds']:.0f} s "
         f"for {events:,} events (1M in <= {TARGET_E2E_S:.0f} s); "
-        f"p99 at rest {latency['at_rest']['p99_s']:.1f} s (< {budget:g} s)"
+        f"p99 at rest {latency['at_rest']['p99_s']:.1f} s (<= {TARGET_P99_S:g} s)"
     )
 
 
