@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from audit.detectors import Detector, read_canaries
-from audit.report import Allowance, ScanReport, parse_allowance
-from audit.scan import DEFAULT_ALLOWANCES, ScanTargets, scan
+from audit.detectors import read_canaries
+from audit.report import parse_allowance
+from audit.scan import DEFAULT_ALLOWANCES
 from broker.local import local_broker
 from broker.security import Cluster
-from schemas.topics import DEAD_LETTER
-from usage_pipeline.cli.console import err, out
+from usage_pipeline.cli.common import print_report, scan_pipeline
 from usage_pipeline.settings import Settings, load_settings
 
 ALLOW_HELP = (
@@ -73,70 +69,9 @@ def scan_command(
     raise typer.Exit(report.exit_code)
 
 
-def pipeline_targets(
-    settings: Settings, bootstrap: Cluster | None, logs: list[Path] | None = None
-) -> ScanTargets:
-    """Every place these settings' pipeline writes, plus ``logs``."""
-    return ScanTargets(
-        lake_dir=settings.sink.lake_dir,
-        database=settings.aggregate.database,
-        bootstrap=bootstrap,
-        topics=[DEAD_LETTER.full_name(settings.topics.namespace)],
-        logs=list(logs or []),
-        optional_logs=[settings.home / "stream-worker.log", local_broker(settings).log_file],
-    )
-
-
-def scan_pipeline(
-    settings: Settings,
-    bootstrap: Cluster | None,
-    canaries: tuple[str, ...] = (),
-    logs: list[Path] | None = None,
-    allowances: list[Allowance] | None = None,
-) -> ScanReport:
-    """Scan every place the pipeline writes, showing progress on stderr."""
-    targets = pipeline_targets(settings, bootstrap, logs)
-    detector = Detector(canaries)
-    chosen = DEFAULT_ALLOWANCES if allowances is None else allowances
-    with _progress() as progress:
-        return scan(targets, detector, chosen, progress)
-
-
-def print_report(report: ScanReport, show: int = 200) -> None:
-    """Each finding (place, kind, reference) up to ``show``, then the summary."""
-    for finding in report.findings[:show]:
-        out.print(
-            f"LEAK {finding.kind:<11} {finding.location}  ref {finding.ref}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
-    if report.finding_count > show:
-        out.print(f"... and {report.finding_count - show:,} more findings", highlight=False)
-    for line in report.summary_lines():
-        out.print(line, highlight=False, markup=False, soft_wrap=True)
-
-
 def _bootstrap(settings: Settings) -> Cluster | None:
     """The configured cluster, or the local broker (as its admin) if it runs; else None."""
     if settings.kafka.bootstrap_servers:
         return settings.kafka
     broker = local_broker(settings)
     return broker.client("admin") if broker.running_pid() is not None else None
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[[str, int | None], Callable[[int], None]]]:
-    columns = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, console=err, transient=True) as progress:
-
-        def start(label: str, total: int | None) -> Callable[[int], None]:
-            task = progress.add_task(f"Scanning {label}", total=total)
-            return lambda units: progress.advance(task, units)
-
-        yield start

@@ -6,8 +6,8 @@ import typer
 
 from producers.collect.server import serve
 from producers.collect.tokens import TokenBook
+from usage_pipeline.cli.common import connect
 from usage_pipeline.cli.console import err
-from usage_pipeline.cli.publish import connect
 from usage_pipeline.settings import load_settings
 
 

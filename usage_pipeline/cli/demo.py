@@ -43,9 +43,8 @@ from streams.sink.layout import LakeLayout
 from streams.supervisor import PipelineProcess, WorkerProcess
 from streams.topics import clean_topics, ensure_stream_topics
 from streams.worker.loop import STATS_EVERY_S
-from usage_pipeline.cli.audit import print_report, scan_pipeline
+from usage_pipeline.cli.common import connect, print_report, publish_events, scan_pipeline
 from usage_pipeline.cli.console import err, log_to_file, out
-from usage_pipeline.cli.publish import connect, publish_events
 from usage_pipeline.settings import Settings, load_settings
 
 POLL_S = 0.5

@@ -10,30 +10,12 @@ from typing import BinaryIO
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from broker.admin import describe_cluster
-from broker.local import client_cluster
-from broker.security import address
 from producers import simulated
 from producers.emit import Rejection, emit_lines
-from producers.publisher import EventPublisher, PublishStats
 from producers.simulator import SimulationConfig
-from producers.topics import ensure_raw_topics
+from usage_pipeline.cli.common import connect, open_publisher, publish_events
 from usage_pipeline.cli.console import err, fail, out
 from usage_pipeline.settings import Settings, load_settings
-
-
-def connect(settings: Settings) -> str:
-    """The cluster's address once it answers, with its raw topics created (by the admin)."""
-    admin = client_cluster(settings, "admin")
-    describe_cluster(admin)
-    ensure_raw_topics(admin, settings.topics)
-    return address(admin)
-
-
-def open_publisher(settings: Settings) -> EventPublisher:
-    """A publisher configured by ``settings``, logged in as the producer."""
-    producer = client_cluster(settings, "producer")
-    return EventPublisher(producer, settings.producer, namespace=settings.topics.namespace)
 
 
 def emit(
@@ -129,12 +111,3 @@ def publish_simulation(settings: Settings, config: SimulationConfig, out_file: P
             with out_file.open("wb") as sink:
                 simulated.write_simulation(sink, config, advance)
         progress.update(task, completed=config.events)
-
-
-def publish_events(
-    settings: Settings, config: SimulationConfig, on_progress: simulated.Progress
-) -> PublishStats:
-    """Publish ``config``'s events as the producer; what was published, once acknowledged."""
-    with open_publisher(settings) as publisher:
-        simulated.publish_simulation(publisher, config, on_progress)
-    return publisher.stats

@@ -16,8 +16,8 @@ from streams.sink.layout import LakeLayout
 from streams.sink.retention import RetentionError, delete_partition, empty_trash, expired_partitions
 from streams.sink.sink import LakeSink
 from streams.topics import ensure_stream_topics
+from usage_pipeline.cli.common import connect
 from usage_pipeline.cli.console import err, fail, out
-from usage_pipeline.cli.publish import connect
 from usage_pipeline.settings import load_settings
 
 lake_app = typer.Typer(

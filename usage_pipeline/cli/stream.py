@@ -13,8 +13,8 @@ from streams.topics import ensure_stream_topics
 from streams.worker.config import worker_config
 from streams.worker.processes import run_processes
 from streams.worker.run import run_worker
+from usage_pipeline.cli.common import connect
 from usage_pipeline.cli.console import err
-from usage_pipeline.cli.publish import connect
 from usage_pipeline.settings import load_settings
 
 

@@ -11,7 +11,7 @@ from subjects.erase import PipelineBusyError, erase
 from subjects.export import export, to_json
 from subjects.receipt import RECEIPTS_DIR
 from subjects.scope import open_scope
-from usage_pipeline.cli.audit import _progress
+from usage_pipeline.cli.common import scan_progress
 from usage_pipeline.cli.console import err, fail, out
 from usage_pipeline.settings import load_settings
 
@@ -42,7 +42,7 @@ def export_command(
     Needs the pseudonymization key (to compute the subject's pseudonyms); exits 1 without.
     """
     scope = open_scope(load_settings(), subject_id, email)
-    with _progress() as progress:
+    with scan_progress() as progress:
         document = to_json(export(scope, progress))
     if out_file is None:
         out.file.write(document.decode() + "\n")
@@ -86,7 +86,7 @@ def erase_command(
             "Erase this subject's data from the lake, consent state and aggregates?", abort=True
         )
     try:
-        with _progress() as progress:
+        with scan_progress() as progress:
             receipt = erase(scope, progress, wait, lambda text: err.print(text, highlight=False))
     except PipelineBusyError as exc:
         fail(str(exc))

@@ -1,0 +1,108 @@
+"""What several commands share: the cluster, publishing as the producer, the leak scan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from audit.detectors import Detector
+from audit.report import Allowance, ScanReport
+from audit.scan import DEFAULT_ALLOWANCES, ScanTargets, scan
+from broker.admin import describe_cluster
+from broker.local import client_cluster, local_broker
+from broker.security import Cluster, address
+from producers import simulated
+from producers.publisher import EventPublisher, PublishStats
+from producers.simulator import SimulationConfig
+from producers.topics import ensure_raw_topics
+from schemas.topics import DEAD_LETTER
+from usage_pipeline.cli.console import err, out
+from usage_pipeline.settings import Settings
+
+
+def connect(settings: Settings) -> str:
+    """The cluster's address once it answers, with its raw topics created (by the admin)."""
+    admin = client_cluster(settings, "admin")
+    describe_cluster(admin)
+    ensure_raw_topics(admin, settings.topics)
+    return address(admin)
+
+
+def open_publisher(settings: Settings) -> EventPublisher:
+    """A publisher configured by ``settings``, logged in as the producer."""
+    producer = client_cluster(settings, "producer")
+    return EventPublisher(producer, settings.producer, namespace=settings.topics.namespace)
+
+
+def publish_events(
+    settings: Settings, config: SimulationConfig, on_progress: simulated.Progress
+) -> PublishStats:
+    """Publish ``config``'s events as the producer; what was published, once acknowledged."""
+    with open_publisher(settings) as publisher:
+        simulated.publish_simulation(publisher, config, on_progress)
+    return publisher.stats
+
+
+def pipeline_targets(
+    settings: Settings, bootstrap: Cluster | None, logs: list[Path] | None = None
+) -> ScanTargets:
+    """Every place these settings' pipeline writes, plus ``logs``."""
+    return ScanTargets(
+        lake_dir=settings.sink.lake_dir,
+        database=settings.aggregate.database,
+        bootstrap=bootstrap,
+        topics=[DEAD_LETTER.full_name(settings.topics.namespace)],
+        logs=list(logs or []),
+        optional_logs=[settings.home / "stream-worker.log", local_broker(settings).log_file],
+    )
+
+
+def scan_pipeline(
+    settings: Settings,
+    bootstrap: Cluster | None,
+    canaries: tuple[str, ...] = (),
+    logs: list[Path] | None = None,
+    allowances: list[Allowance] | None = None,
+) -> ScanReport:
+    """Scan every place the pipeline writes, showing progress on stderr."""
+    targets = pipeline_targets(settings, bootstrap, logs)
+    detector = Detector(canaries)
+    chosen = DEFAULT_ALLOWANCES if allowances is None else allowances
+    with scan_progress() as progress:
+        return scan(targets, detector, chosen, progress)
+
+
+def print_report(report: ScanReport, show: int = 200) -> None:
+    """Each finding (place, kind, reference) up to ``show``, then the summary."""
+    for finding in report.findings[:show]:
+        out.print(
+            f"LEAK {finding.kind:<11} {finding.location}  ref {finding.ref}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    if report.finding_count > show:
+        out.print(f"... and {report.finding_count - show:,} more findings", highlight=False)
+    for line in report.summary_lines():
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+@contextmanager
+def scan_progress() -> Iterator[Callable[[str, int | None], Callable[[int], None]]]:
+    """A progress bar per place scanned, on stderr, gone when done."""
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=err, transient=True) as progress:
+
+        def start(label: str, total: int | None) -> Callable[[int], None]:
+            task = progress.add_task(f"Scanning {label}", total=total)
+            return lambda units: progress.advance(task, units)
+
+        yield start
