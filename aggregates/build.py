@@ -7,6 +7,12 @@ works within one period, so the merge equals a full build. Any other table readi
 changed source, or an aggregate that was recomputed, is recomputed whole; the rest are
 kept. A different k, a changed definition, a missing table or an unreadable state makes a
 full build.
+
+A dated table is computed a chunk of periods at a time even in a full build: a period's
+rows come from its days alone, and a chunk's hash tables are a fraction of the lake's,
+which keeps memory flat as the lake grows. A table with a ``daily`` query reads per-day
+partials kept between builds (``aggregates.daily``) instead of the lake. Tables that read
+only the lake are computed two at a time, each with its share of the cores.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import datetime as dt
 import fcntl
 import hashlib
 import inspect
+import os
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,9 +35,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from aggregates import disclosure, periods
+from aggregates.daily import register_partials, remove_stale
 from aggregates.disclosure import suppress, suppressed_count
-from aggregates.lake import SOURCE_SCHEMAS, connect, register_sources, view_name
-from aggregates.periods import Periods
+from aggregates.lake import CHUNK_BYTES, LAKE_VIEWS, connect, register_sources
+from aggregates.periods import Periods, runs
 from aggregates.publish import AGGREGATES_DIR, table_path, write_database, write_table
 from aggregates.state import (
     FORMAT,
@@ -37,6 +46,8 @@ from aggregates.state import (
     Partition,
     PartitionKey,
     changed_days,
+    day_sizes,
+    files_of,
     fingerprints,
     lake_summary,
     read_state,
@@ -47,7 +58,9 @@ from aggregates.state import (
 from aggregates.tables import AGGREGATES, Aggregate
 
 _LOCK_FILE = "_build.lock"
-_PURPOSES = {view_name(purpose): purpose for purpose in SOURCE_SCHEMAS}
+# Tables computed at the same time, at most: each query's memory is bounded by its chunk
+# (about 0.5 GiB at 100M rows); more cores go to each query's own threads.
+SIDE_BY_SIDE = 2
 
 
 class Recomputed(StrEnum):
@@ -81,8 +94,8 @@ def build(
 ) -> list[Built]:
     """Bring every aggregate up to date with ``lake_dir``, then the database and build state.
 
-    Only what changed since the last build is recomputed, unless ``full``. One build at a
-    time per lake: a second waits for the first.
+    Only what changed since the last build is recomputed, unless ``full`` (which recomputes
+    the per-day partials too). One build at a time per lake: a second waits for the first.
     """
     lake_dir = Path(lake_dir)
     with _exclusive(lake_dir):
@@ -94,20 +107,64 @@ def build(
             # Tables of another k or definition are about to be written: should this build
             # stop half-way, the next must not take the old state for theirs.
             state_path(lake_dir).unlink(missing_ok=True)
-        built: list[Built] = []
-        with connect() as con:
-            for aggregate in aggregates:
-                built.append(_build_one(con, lake_dir, aggregate, k, partitions, changed, built))
-                if on_built is not None:
-                    on_built(built[-1])
+        built = _build_all(lake_dir, aggregates, k, partitions, changed, full, on_built)
+        remove_stale(lake_dir, aggregates, partitions)
         wrote = changed is None or any(b.recomputed is not Recomputed.none for b in built)
         if wrote or not Path(database).is_file():
-            write_database(database, [(b.name, b.path) for b in built])
+            write_database(database, [(b.name, b.path) for b in built], lake_dir)
         if wrote:
             state = BuildState(
                 k, definitions, dt.datetime.now(dt.UTC), current, lake_summary(partitions)
             )
             write_state(lake_dir, state)
+    return built
+
+
+def _build_all(
+    lake_dir: Path,
+    aggregates: tuple[Aggregate, ...],
+    k: int,
+    partitions: Mapping[PartitionKey, Partition],
+    changed: dict[str, set[dt.date]] | None,
+    fresh: bool,
+    on_built: Callable[[Built], None] | None,
+) -> list[Built]:
+    """Build every aggregate, in order as published; ``on_built`` hears of each in turn.
+
+    Tables that read only the lake do not wait for each other: those with work to do are
+    computed side by side (up to SIDE_BY_SIDE), each on a connection of its own with its
+    share of the cores. The others read published tables (trends), so they follow on one
+    connection where those are registered.
+    """
+    plans = {a.name: _plan(a, changed, set())[0] for a in aggregates}
+    alone = [a for a in aggregates if set(a.reads) <= LAKE_VIEWS]
+    busy = sum(1 for a in alone if plans[a.name] is not Recomputed.none)
+    workers = max(1, min(busy, _cores(), SIDE_BY_SIDE))
+    # Tables recomputed whole read every day: started first, they end with the others.
+    alone.sort(key=lambda a: plans[a.name] is not Recomputed.all)
+    built: list[Built] = []
+    pool = ThreadPoolExecutor(workers)
+    try:
+        threads = _cores() // workers
+        pending = {
+            a.name: pool.submit(_build_alone, lake_dir, a, k, partitions, changed, fresh, threads)
+            for a in alone
+        }
+        with connect() as con:
+            for aggregate in aggregates:
+                if aggregate.name in pending:
+                    item, table = pending[aggregate.name].result()
+                else:
+                    item, table = _build_one(
+                        con, lake_dir, aggregate, k, partitions, changed, built, fresh
+                    )
+                con.register(f"_{item.name}", table)
+                con.execute(f'create or replace view "{item.name}" as select * from _{item.name}')
+                built.append(item)
+                if on_built is not None:
+                    on_built(item)
+    finally:
+        pool.shutdown(cancel_futures=True)
     return built
 
 
@@ -127,6 +184,21 @@ def _changes(
     return changed_days(state.partitions, current)
 
 
+def _build_alone(
+    lake_dir: Path,
+    aggregate: Aggregate,
+    k: int,
+    partitions: Mapping[PartitionKey, Partition],
+    changed: dict[str, set[dt.date]] | None,
+    fresh: bool,
+    threads: int,
+) -> tuple[Built, pa.Table]:
+    """``_build_one`` of a table reading only the lake, on a connection of its own."""
+    with connect() as con:
+        con.execute(f"set threads = {max(1, threads)}")
+        return _build_one(con, lake_dir, aggregate, k, partitions, changed, [], fresh)
+
+
 def _build_one(
     con: duckdb.DuckDBPyConnection,
     lake_dir: Path,
@@ -135,52 +207,116 @@ def _build_one(
     partitions: Mapping[PartitionKey, Partition],
     changed: dict[str, set[dt.date]] | None,
     before: list[Built],
-) -> Built:
-    """Recompute one aggregate wholly, by periods or not at all, publish it, register its view."""
+    fresh: bool,
+) -> tuple[Built, pa.Table]:
+    """Recompute one aggregate wholly, by periods or not at all, and publish it.
+
+    ``fresh`` computes its per-day partials again rather than reading those kept.
+    """
     path = table_path(lake_dir, aggregate.name)
-    spec = aggregate.periods
     recomputed_before = {b.name for b in before if b.recomputed is not Recomputed.none}
-    upstream = any(view in recomputed_before for view in aggregate.reads)
-    purposes = [_PURPOSES[view] for view in aggregate.reads if view in _PURPOSES]
-    days: tuple[dt.date, ...] = ()
-    if changed is not None:
-        days = tuple(sorted(set().union(*(changed.get(p, set()) for p in purposes))))
-    if changed is None or upstream or (days and spec is None):
-        table = _suppress(_query(con, lake_dir, aggregate, _files(partitions)), k, aggregate)
-        recomputed, days = Recomputed.all, ()
-    elif days and spec is not None:
-        table = _recompute_periods(con, lake_dir, aggregate, spec, k, partitions, days, path)
-        recomputed = Recomputed.periods
+    recomputed, days = _plan(aggregate, changed, recomputed_before)
+    if recomputed is Recomputed.all:
+        table = _suppress(_compute(con, lake_dir, aggregate, partitions, None, fresh), k, aggregate)
+    elif recomputed is Recomputed.periods:
+        table = _recompute_periods(con, lake_dir, aggregate, k, partitions, days, path)
     else:
         table = pq.read_table(path)
-        recomputed = Recomputed.none
     if recomputed is not Recomputed.none:
         write_table(table, path)
-    # Later aggregates (trends) read what was published, not the lake.
-    con.register(f"_{aggregate.name}", table)
-    con.execute(f'create or replace view "{aggregate.name}" as select * from _{aggregate.name}')
-    return Built(aggregate.name, table.num_rows, suppressed_count(table), path, recomputed, days)
+    built = Built(aggregate.name, table.num_rows, suppressed_count(table), path, recomputed, days)
+    return built, table
+
+
+def _plan(
+    aggregate: Aggregate,
+    changed: dict[str, set[dt.date]] | None,
+    recomputed_before: set[str],
+) -> tuple[Recomputed, tuple[dt.date, ...]]:
+    """How much of ``aggregate`` to recompute, and the changed days behind a periods one."""
+    if changed is None or any(view in recomputed_before for view in aggregate.reads):
+        return Recomputed.all, ()
+    days = tuple(sorted(set().union(*(changed.get(p, set()) for p in aggregate.purposes))))
+    if not days:
+        return Recomputed.none, ()
+    if aggregate.periods is None:
+        return Recomputed.all, ()
+    return Recomputed.periods, days
+
+
+def _cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0))
 
 
 def _recompute_periods(
     con: duckdb.DuckDBPyConnection,
     lake_dir: Path,
     aggregate: Aggregate,
-    spec: Periods,
     k: int,
     partitions: Mapping[PartitionKey, Partition],
     days: tuple[dt.date, ...],
     path: Path,
 ) -> pa.Table:
     """The published table with the periods holding ``days`` recomputed from all their days."""
+    spec = aggregate.periods
+    assert spec is not None, "only a dated table has periods"
     touched = spec.touched(days)
-    fresh = _query(con, lake_dir, aggregate, _files(partitions, spec.inputs(touched)))
-    # Periods the inputs only partly cover (a week across a month's edge) are dropped.
-    fresh = _suppress(fresh.filter(spec.mask(fresh, touched)), k, aggregate)
+    fresh = _suppress(_compute(con, lake_dir, aggregate, partitions, touched), k, aggregate)
     published = pq.read_table(path)
     kept = published.filter(pc.invert(spec.mask(published, touched))).cast(fresh.schema)
-    merged = pa.concat_tables([kept, fresh])
-    return merged.sort_by([(key, "ascending", "at_start") for key in _order(aggregate, spec)])
+    return _sorted(pa.concat_tables([kept, fresh]), aggregate, spec)
+
+
+def _compute(
+    con: duckdb.DuckDBPyConnection,
+    lake_dir: Path,
+    aggregate: Aggregate,
+    partitions: Mapping[PartitionKey, Partition],
+    touched: dict[str, set[dt.date]] | None,
+    fresh: bool = False,
+) -> pa.Table:
+    """The aggregate's rows before suppression: all, or those of the ``touched`` periods."""
+    spec = aggregate.periods
+    if spec is None:
+        if aggregate.daily is not None:
+            days = {day for _, day in partitions}
+            register_partials(con, lake_dir, aggregate, partitions, days, fresh=fresh)
+            return con.sql(aggregate.sql).to_arrow_table()
+        return _query(con, lake_dir, aggregate, files_of(partitions, aggregate.purposes))
+    if touched is None:
+        touched = spec.touched({day for _, day in partitions})
+    if aggregate.daily is not None:
+        register_partials(con, lake_dir, aggregate, partitions, spec.inputs(touched), fresh=fresh)
+        rows = con.sql(aggregate.sql).to_arrow_table()
+        # Periods the inputs only partly cover (a week across a month's edge) are dropped.
+        return rows.filter(spec.mask(rows, touched))
+    # A few periods at a time, each from its own days; a chunk's query also makes rows of
+    # the periods its days only partly cover (a week across a month's edge): dropped here.
+    chunks = []
+    for chunk in _chunks(spec, touched, partitions):
+        files = files_of(partitions, aggregate.purposes, spec.inputs(chunk))
+        rows = _query(con, lake_dir, aggregate, files)
+        chunks.append(rows.filter(spec.mask(rows, chunk)))
+    if not chunks:
+        return _query(con, lake_dir, aggregate, {})
+    return _sorted(pa.concat_tables(chunks), aggregate, spec)
+
+
+def _chunks(
+    spec: Periods,
+    touched: dict[str, set[dt.date]],
+    partitions: Mapping[PartitionKey, Partition],
+) -> Iterator[dict[str, set[dt.date]]]:
+    """The touched periods in runs whose lake files add up to about CHUNK_BYTES."""
+    sizes = day_sizes(partitions)
+    for unit, starts in sorted(touched.items()):
+
+        def size(start: dt.date, unit: str = unit) -> int:
+            return sum(sizes.get(day, 0) for day in spec.inputs({unit: {start}}))
+
+        for run in runs(starts, size, CHUNK_BYTES):
+            yield {unit: set(run)}
 
 
 def _query(
@@ -201,22 +337,13 @@ def _suppress(table: pa.Table, k: int, aggregate: Aggregate) -> pa.Table:
     return suppress(table, k, aggregate.disclosure)
 
 
-def _files(
-    partitions: Mapping[PartitionKey, Partition], days: set[dt.date] | None = None
-) -> dict[str, list[Path]]:
-    """Each purpose's files, of every day or of ``days`` only."""
-    files: dict[str, list[Path]] = {}
-    for (purpose, day), part in sorted(partitions.items()):
-        if days is None or day in days:
-            files.setdefault(purpose, []).extend(part.files)
-    return files
-
-
-def _order(aggregate: Aggregate, spec: Periods) -> tuple[str, ...]:
-    """The columns a dated table's query orders by, totals (NULL) first, as its SQL does."""
+def _sorted(table: pa.Table, aggregate: Aggregate, spec: Periods) -> pa.Table:
+    """A dated table's rows in the order of its query: by its columns, totals (NULL) first."""
     if aggregate.disclosure is None:
-        return (spec.start,)
-    return (*aggregate.disclosure.fixed, *aggregate.disclosure.rollup)
+        keys: tuple[str, ...] = (spec.start,)
+    else:
+        keys = (*aggregate.disclosure.fixed, *aggregate.disclosure.rollup)
+    return table.sort_by([(key, "ascending", "at_start") for key in keys])
 
 
 def _definitions(aggregates: tuple[Aggregate, ...]) -> str:

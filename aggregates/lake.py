@@ -9,6 +9,10 @@ import duckdb
 import pyarrow as pa
 
 CLEAN_DIR = "clean"
+LAKE_SCHEMA = "clean"  # the database's schema of views over the lake: clean.analytics, ...
+# About how much lake Parquet one query of a build reads: a day of a 100M-row lake, two
+# weeks of a 10M-row one. A query's hash tables, and so memory, grow with its input.
+CHUNK_BYTES = 64 * 2**20
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _TEXT = pa.string()
 
@@ -104,12 +108,21 @@ def view_name(purpose: str) -> str:
     return f"{CLEAN_DIR}_{purpose}"
 
 
+LAKE_VIEWS = frozenset(view_name(purpose) for purpose in SOURCE_SCHEMAS)
+
+
 def connect(
-    database: str | Path = ":memory:", read_only: bool = False
+    database: str | Path = ":memory:", read_only: bool = False, progress: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection whose dates, hours and weeks are UTC, whatever the machine's zone."""
+    """A DuckDB connection whose dates, hours and weeks are UTC, whatever the machine's zone.
+
+    DuckDB draws a progress bar on standard output for long queries, terminal or not: it
+    stays off unless ``progress`` (for a person at a terminal), so logs, pipes and files
+    written from standard output never get one.
+    """
     con = duckdb.connect(str(database), read_only=read_only)
     con.execute("set TimeZone = 'UTC'")
+    con.execute(f"set enable_progress_bar = {str(progress).lower()}")
     return con
 
 
@@ -134,7 +147,7 @@ def register_sources(
             present = bool(paths)
         if present:
             # union_by_name: files written before a policy change may lack newer columns.
-            listed = ", ".join(_quote(path) for path in paths)
+            listed = ", ".join(quote(path) for path in paths)
             source = f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)"
         else:
             con.register(f"_empty_{purpose}", schema.empty_table())
@@ -144,6 +157,27 @@ def register_sources(
         )
 
 
-def _quote(text: str) -> str:
+def create_lake_views(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
+    """Persisted views ``clean.<purpose>`` over every column of each purpose's files, for
+    analysts: queries name the views, never the lake's file layout, which can then change
+    (object storage, a table format) without breaking them. A purpose the aggregates read
+    that has no file yet gets an empty typed table, replaced by a view at the next build."""
+    con.execute(f"create schema if not exists {LAKE_SCHEMA}")
+    clean = Path(lake_dir).resolve() / CLEAN_DIR
+    written = sorted(p.name for p in clean.glob("*") if any(p.glob("event_date=*/*.parquet")))
+    for purpose in written:
+        files = quote(str(clean / purpose / "event_date=*" / "*.parquet"))
+        con.execute(
+            f"create view {LAKE_SCHEMA}.{purpose} as select * from read_parquet({files}, "
+            "hive_partitioning = true, union_by_name = true)"
+        )
+    for purpose, schema in SOURCE_SCHEMAS.items():
+        if purpose not in written:
+            con.register("_empty", schema.empty_table())
+            con.execute(f"create table {LAKE_SCHEMA}.{purpose} as select * from _empty")
+            con.unregister("_empty")
+
+
+def quote(text: str) -> str:
     """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"

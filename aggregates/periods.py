@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -33,6 +33,22 @@ def period_days(unit: str, start: dt.date) -> list[dt.date]:
     else:
         length = 1
     return [start + dt.timedelta(days=offset) for offset in range(length)]
+
+
+def runs(
+    items: Iterable[dt.date], size: Callable[[dt.date], int], limit: int
+) -> Iterator[list[dt.date]]:
+    """Sorted ``items`` in consecutive runs whose sizes add up to ``limit`` (one item at least)."""
+    run: list[dt.date] = []
+    total = 0
+    for item in sorted(items):
+        if run and total + size(item) > limit:
+            yield run
+            run, total = [], 0
+        run.append(item)
+        total += size(item)
+    if run:
+        yield run
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Publishing: each aggregate as one Parquet file, and every aggregate as a view in one database."""
+"""Publishing: each aggregate as one Parquet file; every aggregate, and every clean output of
+the lake, as a view in one database."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from aggregates.lake import connect
+from aggregates.lake import connect, create_lake_views
 
 AGGREGATES_DIR = "aggregates"
 DATA_FILE = "data.parquet"
@@ -22,10 +23,10 @@ def table_path(lake_dir: Path, name: str) -> Path:
     return Path(lake_dir) / AGGREGATES_DIR / name / DATA_FILE
 
 
-def write_table(table: pa.Table, path: Path) -> Path:
+def write_table(table: pa.Table, path: Path, compression: str = "zstd") -> Path:
     """Write a Parquet file atomically: to a temporary file, fsynced, then renamed into place."""
     tmp = _tmp_file(path, path.parent.parent / _TMP_DIR)
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, compression=compression)
     return _move_into_place(tmp, path)
 
 
@@ -51,8 +52,9 @@ def _move_into_place(tmp: Path, path: Path) -> Path:
     return path
 
 
-def write_database(database: Path, tables: Iterable[tuple[str, Path]]) -> Path:
-    """Replace the DuckDB file with one holding a view per aggregate over its Parquet file.
+def write_database(database: Path, tables: Iterable[tuple[str, Path]], lake_dir: Path) -> Path:
+    """Replace the DuckDB file with one holding a view per aggregate over its Parquet file,
+    and the lake's views ``clean.<purpose>``.
 
     The new file is built aside and renamed, so a reader holding the old one keeps a
     consistent database and a writer never waits for a reader's lock.
@@ -64,6 +66,7 @@ def write_database(database: Path, tables: Iterable[tuple[str, Path]]) -> Path:
         for name, path in tables:
             literal = "'" + str(path.resolve()).replace("'", "''") + "'"
             con.execute(f'create view "{name}" as select * from read_parquet({literal})')
+        create_lake_views(con, lake_dir)
     _fsync(tmp)
     tmp.replace(database)
     return database

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -27,7 +28,9 @@ def run_query(database: Path, sql: str) -> pa.Table:
         raise FileNotFoundError(
             f"{database}: no aggregates yet; run `usage-pipeline aggregate build`"
         )
-    with connect(database, read_only=True) as con:
+    # A progress bar only where a person watches both streams: DuckDB draws it on stdout.
+    terminal = sys.stdout.isatty() and sys.stderr.isatty()
+    with connect(database, read_only=True, progress=terminal) as con:
         return con.sql(sql).to_arrow_table()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +89,28 @@ def changed_days(before: Mapping[str, str], now: Mapping[str, str]) -> dict[str,
             purpose, _, day = key.partition("/")
             changed[purpose].add(dt.date.fromisoformat(day))
     return dict(changed)
+
+
+def files_of(
+    partitions: Mapping[PartitionKey, Partition],
+    purposes: Iterable[str],
+    days: Container[dt.date] | None = None,
+) -> dict[str, list[Path]]:
+    """The files of each of ``purposes``, of every day or of ``days`` only."""
+    wanted = set(purposes)
+    files: dict[str, list[Path]] = {purpose: [] for purpose in wanted}
+    for (purpose, day), part in sorted(partitions.items()):
+        if purpose in wanted and (days is None or day in days):
+            files[purpose].extend(part.files)
+    return files
+
+
+def day_sizes(partitions: Mapping[PartitionKey, Partition]) -> dict[dt.date, int]:
+    """Bytes of Parquet per lake day, every purpose together."""
+    sizes: dict[dt.date, int] = defaultdict(int)
+    for (_, day), part in partitions.items():
+        sizes[day] += part.size
+    return dict(sizes)
 
 
 def lake_summary(partitions: Mapping[PartitionKey, Partition]) -> dict[str, dict]:

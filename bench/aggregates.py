@@ -1,28 +1,38 @@
 """Benchmark: every DuckDB aggregate from N clean rows, against the same computation in pandas.
 
 N synthetic clean rows (usage, web traffic, e-mail, consent over 28 UTC days) are written
-straight into a lake as Parquet, in the sink's layout and with the columns the aggregates
-read (aggregates/lake.py SOURCE_SCHEMAS). Then, each in its own process so that peak RSS is
-its own:
+straight into a lake as Parquet, one file per output and day (as after compaction), with
+the columns the aggregates read (aggregates/lake.py SOURCE_SCHEMAS) and ids shaped as the
+stream writes them: pseudonyms `<key id>:<32 hex>`, visitor ids of 32 hex digits, each
+visitor with one host and user agent a day. Then, each in its own process so that peak RSS
+is its own (wall and CPU seconds: CPU shows the work when the cores are shared):
 
   duckdb build    aggregates.build.build(): all aggregates, suppression, Parquet, database
-  duckdb main 4   the SQL of active_subjects, usage, web_traffic, email_funnel only
+  duckdb main 4   build() of active_subjects, usage, web_traffic, email_funnel alone over
+                  the same files, per-day partials included
   pandas main 4   the same four in pandas (read Parquet via pyarrow, groupby, rollups),
-                  without suppression: a lower bound for pandas
+                  without suppression: a lower bound for pandas; left out when its peak
+                  (about 0.5 KiB a row) would not fit in free memory
   new day         one more day written, then an incremental build() (its periods only)
+  day rewritten   a past day's files rewritten (new inodes, as erasure does), then an
+                  incremental build(): the last day of a month, so its month is recomputed
 
-Usage: python bench/aggregates.py [--rows 10000000] [--json results.json]
+Usage: python bench/aggregates.py [--rows 10000000] [--no-pandas] [--json results.json]
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import resource
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
@@ -37,7 +47,7 @@ import pyarrow.compute as pc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from aggregates.build import Recomputed, build  # noqa: E402
-from aggregates.lake import SOURCE_SCHEMAS, connect, register_sources  # noqa: E402
+from aggregates.lake import SOURCE_SCHEMAS  # noqa: E402
 from aggregates.tables import AGGREGATES  # noqa: E402
 
 sys.path.append(str(_BENCH))
@@ -60,6 +70,9 @@ CAMPAIGNS = [f"c-{n:03d}" for n in range(60)]
 KINDS = ["newsletter", "promotional", "broadcast", "transactional"]
 DOMAINS = [f"isp{n}.example" for n in range(30)]
 PURPOSES = ["analytics", "marketing", "partner_sharing"]
+REWRITTEN = FIRST_DAY + dt.timedelta(days=26)  # 2026-10-31: the last day of a month
+PANDAS_KIB_PER_ROW = 0.5 * 1.2  # measured peak per row, with a margin
+KEY_ID = "k3f9a1c2e:"  # the pseudonyms' key id prefix
 MAIN = ("active_subjects", "usage", "web_traffic", "email_funnel")
 
 
@@ -70,10 +83,28 @@ def pick(rng: np.random.Generator, values: list[str], n: int, skew: float = 1.1)
     return pa.DictionaryArray.from_arrays(index, pa.array(values)).cast(pa.string())
 
 
-def ids(rng: np.random.Generator, prefix: str, pool: int, n: int) -> pa.Array:
-    """n ids ``<prefix><k>`` drawn from a pool, some far more active than others."""
-    index = (rng.pareto(1.5, n) * pool / 20).astype(np.int64) % pool
-    return pc.binary_join_element_wise(prefix, pc.cast(pa.array(index), pa.string()), "")
+def draw(rng: np.random.Generator, pool: int, n: int) -> np.ndarray:
+    """n indexes into a pool of ``pool`` members, some far more active than others."""
+    return (rng.pareto(1.5, n) * pool / 20).astype(np.int64) % pool
+
+
+def ids(prefix: str, pool: int, index: np.ndarray) -> pa.Array:
+    """The ids of pool members ``index``, shaped as the lake's.
+
+    Subjects are pseudonyms (``<key id>:<32 hex>``), visitors 32 hex digits, as the stream
+    writes them (docs/lake.md): their length is part of what distinct counts cost.
+    """
+    return id_pool(prefix, pool).take(pa.array(index))
+
+
+@functools.lru_cache(maxsize=4)
+def id_pool(prefix: str, pool: int) -> pa.Array:
+    """``pool`` distinct ids of one kind: pseudonyms, or visitor ids when ``prefix`` says so."""
+    digests = [
+        hashlib.blake2b(f"{prefix}{k}".encode(), digest_size=16).hexdigest() for k in range(pool)
+    ]
+    key = "" if prefix.startswith("v") else KEY_ID
+    return pa.array([key + digest for digest in digests])
 
 
 def struct(kind: pa.StructType, n: int, **arrays: pa.Array) -> pa.StructArray:
@@ -132,13 +163,15 @@ def usage_rows(rng, day, n, start):
     schema = SOURCE_SCHEMAS["analytics"]
     feature = rng.random(n) < 0.7
     granted = rng.random(n) < 0.9
+    users = draw(rng, USERS, n)
     columns = envelope("analytics", "usage.feature_used", day, n, rng, start)
     columns["event_type"] = pa.array(np.where(feature, "usage.feature_used", "usage.media_played"))
     subject = struct(
         schema.field("subject").type,
         n,
-        account_id=pc.if_else(pa.array(granted), ids(rng, "a", ACCOUNTS, n), None),
-        user_id=pc.if_else(pa.array(granted), ids(rng, "u", USERS, n), None),
+        # A user belongs to one account.
+        account_id=pc.if_else(pa.array(granted), ids("a", ACCOUNTS, users % ACCOUNTS), None),
+        user_id=pc.if_else(pa.array(granted), ids("u", USERS, users), None),
     )
     columns["subject"] = pc.if_else(pa.array(granted), subject, None)
     mask = pa.array(feature)
@@ -162,19 +195,22 @@ def usage_rows(rng, day, n, start):
 def traffic_rows(rng, day, n, start):
     schema = SOURCE_SCHEMAS["traffic"]
     columns = envelope("traffic", "traffic.web_request", day, n, rng, start)
+    # A visitor id hashes IP, user agent and host with the day's salt: within a day, one
+    # visitor has one host, browser, OS and device class.
+    visitors = pa.array(draw(rng, VISITORS, n))
     agent = struct(
         schema.field("context").type.field("user_agent").type,
         n,
-        browser_family=pick(rng, BROWSERS, n),
-        os_family=pick(rng, OSES, n),
-        device_class=pick(rng, DEVICES, n),
+        browser_family=pick(rng, BROWSERS, VISITORS).take(visitors),
+        os_family=pick(rng, OSES, VISITORS).take(visitors),
+        device_class=pick(rng, DEVICES, VISITORS).take(visitors),
     )
     columns["context"] = struct(
         schema.field("context").type,
         n,
-        host=pick(rng, HOSTS, n),
+        host=pick(rng, HOSTS, VISITORS).take(visitors),
         user_agent=agent,
-        visitor_id=ids(rng, f"v{day.toordinal()}-", VISITORS, n),
+        visitor_id=ids(f"v{day.toordinal()}-", VISITORS, visitors),
     )
     columns["properties"] = struct(
         schema.field("properties").type,
@@ -197,7 +233,7 @@ def email_rows(purpose: str):
         actions = pa.DictionaryArray.from_arrays(action_index, pa.array(ACTIONS)).cast(pa.string())
         bounced = pc.equal(actions, "bounced")
         columns["subject"] = struct(
-            schema.field("subject").type, n, user_id=ids(rng, "u", USERS, n)
+            schema.field("subject").type, n, user_id=ids("u", USERS, draw(rng, USERS, n))
         )
         recipient = pick(rng, DOMAINS, n) if purpose == "partner_sharing" else None
         columns["properties"] = struct(
@@ -219,7 +255,9 @@ def email_rows(purpose: str):
 def consent_rows(rng, day, n, start):
     schema = SOURCE_SCHEMAS["service"]
     columns = envelope("service", "consent.changed", day, n, rng, start)
-    columns["subject"] = struct(schema.field("subject").type, n, user_id=ids(rng, "u", USERS, n))
+    columns["subject"] = struct(
+        schema.field("subject").type, n, user_id=ids("u", USERS, draw(rng, USERS, n))
+    )
     columns["properties"] = struct(
         schema.field("properties").type,
         n,
@@ -244,30 +282,65 @@ GENERATORS = {
 
 # ---------------------------------------------------------------- measured, each in a process
 
-
-def run_duckdb_build(lake: str) -> tuple[float, float]:
-    started = time.perf_counter()
-    build(Path(lake), Path(lake) / "aggregates.duckdb", k=10)
-    return time.perf_counter() - started, harness.peak_rss_mib()
+Figures = dict[str, float]
 
 
-def run_duckdb_incremental(rows: int, lake: str) -> tuple[float, float]:
+@contextmanager
+def measured() -> Iterator[Figures]:
+    """Figures of the block: wall and CPU seconds (CPU shows the work when cores are shared)."""
+    figures: Figures = {}
+    started, cpu = time.perf_counter(), cpu_seconds()
+    yield figures
+    figures["seconds"] = time.perf_counter() - started
+    figures["cpu_seconds"] = cpu_seconds() - cpu
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process so far (every DuckDB thread included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_duckdb_build(lake: str) -> Figures:
+    with measured() as figures:
+        build(Path(lake), Path(lake) / "aggregates.duckdb", k=10)
+    return figures
+
+
+def run_duckdb_incremental(rows: int, lake: str) -> Figures:
     """An incremental build after one new day (written before the clock starts)."""
     generate_day(Path(lake), rows, DAYS, np.random.default_rng(DAYS))
-    started = time.perf_counter()
-    built = build(Path(lake), Path(lake) / "aggregates.duckdb", k=10)
+    with measured() as figures:
+        built = build(Path(lake), Path(lake) / "aggregates.duckdb", k=10)
     assert any(b.recomputed is Recomputed.periods for b in built)
-    return time.perf_counter() - started, harness.peak_rss_mib()
+    return figures
 
 
-def run_duckdb_main(lake: str) -> tuple[float, float]:
-    started = time.perf_counter()
-    with connect() as con:
-        register_sources(con, Path(lake))
-        for aggregate in AGGREGATES:
-            if aggregate.name in MAIN:
-                con.sql(aggregate.sql).to_arrow_table()
-    return time.perf_counter() - started, harness.peak_rss_mib()
+def run_duckdb_rewritten(lake: str) -> Figures:
+    """An incremental build after a past day's files were rewritten, as erasure does.
+
+    The day is the last of a full month, so its week and month are read again: the most a
+    changed day costs.
+    """
+    for path in sorted(Path(lake).glob(f"clean/*/event_date={REWRITTEN.isoformat()}/*.parquet")):
+        copy = path.with_name(f"{path.name}.tmp")
+        shutil.copy2(path, copy)  # a new inode: the day's fingerprint changes
+        copy.replace(path)
+    with measured() as figures:
+        built = build(Path(lake), Path(lake) / "aggregates.duckdb", k=10)
+    assert any(REWRITTEN in b.days for b in built)
+    return figures
+
+
+def run_duckdb_main(lake: str) -> Figures:
+    """The four main tables as build() makes them (with suppression), over the same files."""
+    root = Path(tempfile.mkdtemp(prefix="main4-", dir=Path(lake).parent))
+    (root / "clean").symlink_to(Path(lake) / "clean")
+    main4 = tuple(a for a in AGGREGATES if a.name in MAIN)
+    with measured() as figures:
+        build(root, root / "aggregates.duckdb", k=10, aggregates=main4, full=True)
+    shutil.rmtree(root)
+    return figures
 
 
 def read_flat(lake: Path, purpose: str, columns: list[str]) -> pd.DataFrame:
@@ -295,9 +368,14 @@ def rollup(frame: pd.DataFrame, fixed: list[str], levels: list[str], agg: dict) 
     return pd.concat(parts, ignore_index=True)
 
 
-def run_pandas_main(lake_text: str) -> tuple[float, float]:
-    lake = Path(lake_text)
-    started = time.perf_counter()
+def run_pandas_main(lake: str) -> Figures:
+    with measured() as figures:
+        pandas_main4(Path(lake))
+    return figures
+
+
+def pandas_main4(lake: Path) -> None:
+    """The four main tables in pandas, without suppression."""
     analytics = read_flat(
         lake,
         "analytics",
@@ -425,17 +503,32 @@ def run_pandas_main(lake_text: str) -> tuple[float, float]:
     )
     sizes = (len(active), len(usage_table), len(web), len(funnel))
     assert all(sizes), sizes
-    return time.perf_counter() - started, harness.peak_rss_mib()
 
 
-def in_child(function: Callable[[str], tuple[float, float]], lake: Path) -> tuple[float, float]:
-    """Run one measurement in a fresh process: its wall time and its own peak RSS."""
+def in_child(function: Callable[[str], Figures], lake: Path) -> Figures:
+    """Run one measurement in a fresh process: its figures and its own peak RSS."""
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(function, str(lake)).result()
+        return pool.submit(_with_rss, function, str(lake)).result()
+
+
+def _with_rss(function: Callable[[str], Figures], lake: str) -> Figures:
+    return {**function(lake), "peak_rss_mib": harness.peak_rss_mib()}
+
+
+def pandas_fits(rows: int) -> bool:
+    """Whether pandas' peak (about 0.5 KiB a row, measured at 10M rows) fits in free memory."""
+    with Path("/proc/meminfo").open() as meminfo:
+        fields = dict(line.split(":", 1) for line in meminfo)
+    available_kib = int(fields["MemAvailable"].split()[0])
+    return rows * PANDAS_KIB_PER_ROW < 0.8 * available_kib
 
 
 def main() -> None:
-    args = harness.arguments(__doc__, "rows", 10_000_000)
+    command_line = harness.parser(__doc__, "rows", 10_000_000)
+    command_line.add_argument(
+        "--no-pandas", dest="pandas", action="store_false", help="leave the pandas baseline out"
+    )
+    args = command_line.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-aggregates-"))
     lake = root / "lake"
     try:
@@ -444,20 +537,32 @@ def main() -> None:
         generated = time.perf_counter() - started
         written = sum(f.stat().st_size for f in lake.rglob("*.parquet")) / 2**20
         print(f"generated {args.rows:,} rows in {generated:.1f} s ({written:,.0f} MiB Parquet)")
-        results = {}
-        for name, function in (
+        measurements: list[tuple[str, Callable[[str], Figures]]] = [
             ("duckdb_build_all", run_duckdb_build),
             ("duckdb_main4", run_duckdb_main),
             ("pandas_main4", run_pandas_main),
             ("duckdb_build_new_day", partial(run_duckdb_incremental, args.rows)),
-        ):
-            seconds, rss = in_child(function, lake)
-            results[name] = {"seconds": round(seconds, 2), "peak_rss_mib": round(rss)}
-            print(f"{name:20} {seconds:8.2f} s   peak RSS {rss:8,.0f} MiB", flush=True)
-        same = results["pandas_main4"]["seconds"] / results["duckdb_main4"]["seconds"]
-        whole = results["pandas_main4"]["seconds"] / results["duckdb_build_all"]["seconds"]
-        print(f"pandas / duckdb, same four aggregates:        {same:5.1f}x (target >= 5x)")
-        print(f"pandas four / duckdb all {len(AGGREGATES)} with suppression: {whole:5.1f}x")
+            ("duckdb_build_day_rewritten", run_duckdb_rewritten),
+        ]
+        if not args.pandas or not pandas_fits(args.rows):
+            print("pandas left out: --no-pandas, or its peak would not fit in free memory")
+            measurements = [m for m in measurements if m[0] != "pandas_main4"]
+        results = {}
+        for name, function in measurements:
+            figures = in_child(function, lake)
+            results[name] = {key: round(value, 2) for key, value in figures.items()}
+            print(
+                f"{name:27} {figures['seconds']:8.2f} s  {figures['cpu_seconds']:8.2f} s CPU"
+                f"   peak RSS {figures['peak_rss_mib']:8,.0f} MiB",
+                flush=True,
+            )
+        ratios = {}
+        if "pandas_main4" in results:
+            pandas = results["pandas_main4"]["seconds"]
+            ratios["ratio_same_four"] = pandas / results["duckdb_main4"]["seconds"]
+            ratios["ratio_build_all"] = pandas / results["duckdb_build_all"]["seconds"]
+            print(f"pandas / duckdb, same four aggregates: {ratios['ratio_same_four']:5.1f}x")
+            print(f"pandas four / duckdb all tables:       {ratios['ratio_build_all']:5.1f}x")
         harness.save(
             args.json,
             {
@@ -465,8 +570,7 @@ def main() -> None:
                 "generate_seconds": round(generated, 1),
                 "parquet_mib": round(written),
                 **results,
-                "ratio_same_four": round(same, 2),
-                "ratio_build_all": round(whole, 2),
+                **{name: round(ratio, 2) for name, ratio in ratios.items()},
             },
         )
     finally:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -62,9 +62,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mib(pid: int | str = "self") -> float:
+    """A process's own peak resident memory (MiB), from /proc (VmHWM).
+
+    Not getrusage's: Linux carries the forking parent's peak over exec into a child, so every
+    child of a parent that held a lot would report at least the parent's.
+    """
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
 
 
 def cpu_seconds() -> float:
@@ -73,11 +80,17 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def wait_child(process: subprocess.Popen) -> float:
-    """Wait until a child process exits; its peak resident memory (MiB)."""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss / 1024
+def wait_child(process: subprocess.Popen, every_s: float = 0.2) -> float:
+    """Wait until a child process exits; its peak resident memory (MiB), read while it ran."""
+    peak = 0.0
+    while process.poll() is None:
+        try:
+            peak = max(peak, peak_rss_mib(process.pid))
+        except (FileNotFoundError, ProcessLookupError, RuntimeError):
+            break  # it has just exited
+        time.sleep(every_s)
+    process.wait()
+    return peak
 
 
 def commit() -> tuple[str, bool]:

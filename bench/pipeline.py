@@ -62,11 +62,11 @@ from rich.progress import (
 from sink import lake_sink
 from stream import run_baseline
 
-from broker.admin import TopicSpec, consumer_lag, create_topics, topic_sizes
+from broker.admin import consumer_lag, create_topics, topic_sizes
 from producers.publisher import EventPublisher
 from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
-from schemas.topics import raw_topics
+from schemas.topics import TopicSpec, raw_topics
 from streams.policy.loader import load_policy
 from streams.sink.sink import sink_topics
 from streams.supervisor import WorkerProcess

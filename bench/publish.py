@@ -33,7 +33,7 @@ import kafka_tools
 import orjson
 from confluent_kafka import Producer
 
-from broker.admin import TopicSpec, create_topics
+from broker.admin import create_topics
 from broker.clients import produce_blocking, producer_config
 from producers.publisher import POLL_EVERY, EventPublisher
 from producers.simulated import publish_simulation
@@ -41,7 +41,7 @@ from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
 from schemas.contracts import load_contracts
 from schemas.keys import subject_id
-from schemas.topics import family_of, raw_topic
+from schemas.topics import TopicSpec, family_of, raw_topic
 from usage_pipeline.settings import load_settings
 
 UNTIL = dt.date(2026, 11, 1)

@@ -23,49 +23,47 @@ from confluent_kafka.admin import (
 from broker.admin import admin_client
 from broker.local import local_broker
 from broker.security import Cluster
-from schemas.topics import CONSENT_FAMILY, raw_topic
-from streams.key_links import KEY_LINKS_TOPIC
-from streams.processor import DEAD_LETTER_TOPIC
-from streams.topics import VISITOR_SALTS_TOPIC
+from schemas.topics import TOPICS, Role
 from usage_pipeline.settings import LocalRole, Settings
 
-CLEAN_PREFIX = "clean."
+ResourceKind = Literal["topic", "group", "transactional_id"]
+PatternKind = Literal["literal", "prefixed"]
 
 
 @dataclass(frozen=True)
 class Grant:
-    """One row of the table: a role may do ``operations`` on the resources ``name`` names."""
+    """One row of the table: a role may do ``operation`` on the resources ``name`` names."""
 
-    role: LocalRole
-    resource: Literal["topic", "group", "transactional_id"]
+    role: Role
+    resource: ResourceKind
     # Placeholders: {ns} topic namespace, {app} the stream workers' consumer group (and the
     # prefix of their transactional ids), {sink} the sink's consumer group.
     name: str
-    pattern: Literal["literal", "prefixed"]
-    operations: tuple[str, ...]
+    pattern: PatternKind
+    operation: Literal["READ", "WRITE"]  # each implies DESCRIBE
 
 
-RAW_PREFIX = raw_topic("", "{ns}")  # "{ns}raw."
+def topic_grants() -> tuple[Grant, ...]:
+    """READ on what each role reads and WRITE on what it writes, as the registry says."""
+    return tuple(
+        Grant(role, "topic", "{ns}" + topic.name, "prefixed" if topic.family else "literal", op)
+        for topic in TOPICS
+        for op, roles in (("READ", topic.readers), ("WRITE", topic.writers))
+        for role in roles
+    )
 
-GRANTS: tuple[Grant, ...] = (
-    Grant("producer", "topic", RAW_PREFIX, "prefixed", ("WRITE", "DESCRIBE")),
-    Grant("stream", "topic", RAW_PREFIX, "prefixed", ("READ", "DESCRIBE")),
-    # Derived consent changes (an unsubscribe) and consent records moved to their subject's
-    # partition are written to raw.consent, in the stream's transactions.
-    Grant("stream", "topic", RAW_PREFIX + CONSENT_FAMILY, "literal", ("WRITE",)),
-    Grant("stream", "topic", "{ns}" + CLEAN_PREFIX, "prefixed", ("WRITE", "DESCRIBE")),
-    Grant("stream", "topic", "{ns}" + DEAD_LETTER_TOPIC, "literal", ("WRITE", "DESCRIBE")),
-    Grant("stream", "topic", "{ns}" + KEY_LINKS_TOPIC, "literal", ("WRITE", "DESCRIBE")),
-    Grant(
-        "stream", "topic", "{ns}" + VISITOR_SALTS_TOPIC, "literal", ("READ", "WRITE", "DESCRIBE")
-    ),
-    # The workers' group (offsets committed in their transactions) and the salts reader.
-    Grant("stream", "group", "{app}", "prefixed", ("READ",)),
-    # Each worker's transactional id is "{app}-<instance>".
-    Grant("stream", "transactional_id", "{app}-", "prefixed", ("WRITE", "DESCRIBE")),
-    Grant("sink", "topic", "{ns}" + CLEAN_PREFIX, "prefixed", ("READ", "DESCRIBE")),
-    Grant("sink", "group", "{sink}", "literal", ("READ",)),
+
+# Consumer groups and transactional ids are not topics: they follow from the settings.
+GROUP_GRANTS: tuple[Grant, ...] = (
+    # The workers' group (offsets committed in their transactions) and their salts reader
+    # "{app}-salts".
+    Grant("stream", "group", "{app}", "prefixed", "READ"),
+    # Each worker's transactional id is "{app}-<instance>". Idempotent producers need no
+    # IDEMPOTENT_WRITE on the cluster since Kafka 3.0 (KIP-679): WRITE on a topic is enough.
+    Grant("stream", "transactional_id", "{app}-", "prefixed", "WRITE"),
+    Grant("sink", "group", "{sink}", "literal", "READ"),
 )
+GRANTS: tuple[Grant, ...] = topic_grants() + GROUP_GRANTS
 
 
 def pipeline_acls(settings: Settings, users: Mapping[LocalRole, str]) -> list[AclBinding]:
@@ -89,11 +87,10 @@ def pipeline_acls(settings: Settings, users: Mapping[LocalRole, str]) -> list[Ac
             patterns[grant.pattern],
             f"User:{users[grant.role]}",
             "*",
-            AclOperation[operation],
+            AclOperation[grant.operation],
             AclPermissionType.ALLOW,
         )
         for grant in GRANTS
-        for operation in grant.operations
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from confluent_kafka import (
@@ -19,6 +19,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from broker.security import Cluster, address, connection_config
+from schemas.topics import TopicSpec
 
 T = TypeVar("T")
 
@@ -42,16 +43,6 @@ class ClusterInfo:
     broker_ids: tuple[int, ...]
     controller_id: int
     topics: dict[str, int]  # topic -> partition count, internal topics left out
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    """A topic the pipeline needs, with its partition count and topic-level configs."""
-
-    name: str
-    partitions: int
-    config: dict[str, str] = field(default_factory=dict)
-    replication_factor: int = 1
 
 
 def admin_client(

@@ -11,9 +11,6 @@ from dataclasses import asdict, dataclass
 
 import orjson
 
-from broker.admin import read_topic
-
-KEY_LINKS_TOPIC = "keys.links"
 REMEMBERED_LINKS = 100_000
 
 
@@ -55,10 +52,3 @@ class RecentLinks:
             self._seen.clear()
         self._seen.add(link.key)
         return True
-
-
-def read_key_links(bootstrap_servers: str, namespace: str = "") -> list[KeyLink]:
-    """Every distinct link record in the namespace's links topic, sorted."""
-    records = read_topic(bootstrap_servers, namespace + KEY_LINKS_TOPIC)
-    links = {KeyLink(**orjson.loads(value)) for value in (r.value() for r in records) if value}
-    return sorted(links, key=lambda link: (link.purpose, link.kind, link.previous))

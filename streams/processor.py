@@ -18,16 +18,15 @@ import orjson
 
 from schemas.contracts import DEFAULT_MAX_EVENT_BYTES, Contracts, ContractViolation
 from schemas.keys import CONSENT_KEY_SEPARATOR, consent_key, partition_for, subject_id
-from schemas.topics import CONSENT_FAMILY, raw_topic
+from schemas.topics import CONSENT_FAMILY, DEAD_LETTER, KEY_LINKS, raw_topic
 from streams.anonymize.scrub import scrub_text
 from streams.anonymizer import Anonymizer, Build
 from streams.consent import WITHDRAWN, ConsentState, apply_change, consent_for, epoch_us
 from streams.deadletter import Source, dead_letter
-from streams.key_links import KEY_LINKS_TOPIC, KeyLink, RecentLinks
+from streams.key_links import KeyLink, RecentLinks
 from streams.output import Output
 from streams.policy.model import Consent, Plan
 
-DEAD_LETTER_TOPIC = "dead.letter"
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d3a52-3c41-4d0e-9a57-3f0b1c9e2d74")
 SOURCE_NAME = "usage-pipeline-stream"
 # Marks the copy of a consent record the stream moved to its subject's partition and key.
@@ -84,8 +83,8 @@ class Processor:
         self.consent_partitions = consent_partitions
         self.max_event_bytes = max_event_bytes
         self.version = f"{SOURCE_NAME}/{version('usage-pipeline')} policy {self.policy.version}"
-        self.dead_letter_topic = namespace + DEAD_LETTER_TOPIC
-        self.key_links_topic = namespace + KEY_LINKS_TOPIC
+        self.dead_letter_topic = DEAD_LETTER.full_name(namespace)
+        self.key_links_topic = KEY_LINKS.full_name(namespace)
         self._recent_links = RecentLinks()
         self._parse = functools.partial(contracts.parse, max_bytes=max_event_bytes)  # no frame
         self.routes = {

@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from broker.admin import describe_cluster
 from broker.local import client_cluster
 from broker.security import Cluster
-from schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
+from schemas.topics import CONSENT_FAMILY, DEAD_LETTER, KEY_LINKS, raw_topic, raw_topics
 from streams.anonymize.pseudonym import Pseudonymizer
-from streams.key_links import KEY_LINKS_TOPIC
 from streams.policy.loader import load_policy
 from streams.policy.model import Policy
-from streams.processor import DEAD_LETTER_TOPIC
 from streams.secret_key import load_pseudonymizer
 from streams.sink.layout import LakeLayout
 from streams.sink.sink import sink_topics
@@ -49,7 +47,7 @@ class Scope:
     @property
     def key_links_topic(self) -> str:
         """The compacted topic of (previous, current) pseudonym pairs of a key rotation."""
-        return self.settings.topics.namespace + KEY_LINKS_TOPIC
+        return KEY_LINKS.full_name(self.settings.topics.namespace)
 
     @property
     def event_topics(self) -> list[str]:
@@ -62,7 +60,7 @@ class Scope:
     @property
     def dead_letter_topic(self) -> str:
         """The dead-letter topic."""
-        return self.settings.topics.namespace + DEAD_LETTER_TOPIC
+        return DEAD_LETTER.full_name(self.settings.topics.namespace)
 
 
 def open_scope(settings: Settings, subject_id: str, email: str | None) -> Scope:

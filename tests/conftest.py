@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from broker.admin import TopicSpec, create_topics
+from broker.admin import create_topics
 from broker.local import LocalBroker
+from schemas.topics import TopicSpec
 from usage_pipeline.settings import LocalBrokerSettings
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from aggregates.disclosure import Disclosure
+from aggregates.lake import SOURCE_SCHEMAS, view_name
 from aggregates.periods import Periods
 from aggregates.tables import (
     active_subjects,
@@ -27,7 +28,10 @@ class Aggregate:
 
     ``reads`` names the views its query reads: lake sources (``clean_<purpose>``) or
     aggregates built before it. ``periods`` says how its rows follow lake days, so a build
-    can recompute only the periods of changed days (None: recomputed whole).
+    can recompute only the periods of changed days (None: recomputed whole). ``daily``
+    reduces lake days to per-day partials kept between builds (``aggregates.daily``), its
+    rows marked with their ``event_date``; ``sql`` then reads the view ``daily`` instead
+    of the lake.
     """
 
     name: str
@@ -35,6 +39,12 @@ class Aggregate:
     disclosure: Disclosure | None
     reads: tuple[str, ...] = ()
     periods: Periods | None = None
+    daily: str | None = None
+
+    @property
+    def purposes(self) -> tuple[str, ...]:
+        """The lake outputs (purposes) it reads."""
+        return tuple(p for p in SOURCE_SCHEMAS if view_name(p) in self.reads)
 
 
 def _aggregate(module: ModuleType) -> Aggregate:
@@ -44,6 +54,7 @@ def _aggregate(module: ModuleType) -> Aggregate:
         module.DISCLOSURE,
         module.READS,
         module.PERIODS,
+        module.DAILY,
     )
 
 

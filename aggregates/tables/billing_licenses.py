@@ -13,6 +13,7 @@ DISCLOSURE = None
 
 READS: tuple[str, ...] = ("clean_service",)
 PERIODS: Periods | None = None
+DAILY: str | None = None
 
 SQL = """
 select

@@ -11,6 +11,7 @@ DISCLOSURE = None
 
 READS: tuple[str, ...] = ("clean_service",)
 PERIODS: Periods | None = None
+DAILY: str | None = None
 
 SQL = """
 select

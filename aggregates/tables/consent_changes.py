@@ -14,6 +14,7 @@ DISCLOSURE: Disclosure | None = Disclosure(fixed=("event_date", "purpose"), roll
 
 READS: tuple[str, ...] = ("clean_service",)
 PERIODS: Periods | None = None
+DAILY: str | None = None
 
 SQL = """
 with changes as (
@@ -45,16 +46,21 @@ decided as (
         (sum(count(*)) over (partition by purpose order by event_date))::bigint as decided
     from first_decisions
     group by purpose, event_date
+),
+counts as (
+    select event_date, purpose, status, count(*) as subjects
+    from last_of_day
+    group by event_date, purpose, rollup (status)
 )
+-- The share's denominator is looked up for the few counted cells, not for every subject.
 select
-    l.event_date,
-    l.purpose,
-    l.status,
-    count(*) as subjects,
-    count(*) / any_value(d.decided) as share,
-    count(*) as _subjects
-from last_of_day as l
-asof join decided as d on l.purpose = d.purpose and l.event_date >= d.event_date
-group by l.event_date, l.purpose, rollup (l.status)
-order by l.event_date, l.purpose, l.status nulls first
+    c.event_date,
+    c.purpose,
+    c.status,
+    c.subjects,
+    c.subjects / d.decided as share,
+    c.subjects as _subjects
+from counts as c
+asof join decided as d on c.purpose = d.purpose and c.event_date >= d.event_date
+order by c.event_date, c.purpose, c.status nulls first
 """

@@ -12,6 +12,7 @@ DISCLOSURE = None
 
 READS: tuple[str, ...] = ("usage", "web_traffic")
 PERIODS: Periods | None = None
+DAILY: str | None = None
 
 SQL = """
 with daily as (

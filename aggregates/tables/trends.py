@@ -13,6 +13,7 @@ DISCLOSURE = None
 
 READS: tuple[str, ...] = ("active_subjects", "usage", "web_traffic")
 PERIODS: Periods | None = None
+DAILY: str | None = None
 
 SQL = """
 with series as (

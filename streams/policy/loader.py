@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from schemas.contracts import Contracts, load_contracts
+from schemas.topics import CLEAN_PREFIX
 from streams.anonymize.url import id_segment_problem
 from streams.policy.model import (
     ACTIONS,
@@ -25,7 +26,8 @@ from streams.policy.model import (
 )
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+# Clean outputs share the prefix the sink's and the stream's ACLs grant (schemas/topics.py).
+OUTPUT_TOPIC = re.compile(rf"^{re.escape(CLEAN_PREFIX)}[A-Za-z0-9._-]{{1,200}}$")
 # A placeholder stays one path segment and one query value, and reads as a route parameter.
 PLACEHOLDER = re.compile(r"^[A-Za-z0-9:_{}<>\[\]-]{1,32}$")
 CONSENT_STATES = {"granted": Consent.GRANTED, "not_granted": Consent.NOT_GRANTED}
@@ -179,8 +181,8 @@ class _Checker:
                     f"name only {', '.join(self.consentable)}",
                 )
             output = spec.get("output")
-            if not isinstance(output, str) or not TOPIC.match(output):
-                self.problem(f"{where}.output", "must be a topic name")
+            if not isinstance(output, str) or not OUTPUT_TOPIC.match(output):
+                self.problem(f"{where}.output", f"must be a topic name starting {CLEAN_PREFIX}")
             description = spec.get("description")
             if not isinstance(description, str) or not description.strip():
                 self.problem(f"{where}.description", "is required: say what the purpose is for")

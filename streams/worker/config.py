@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
-from streams.topics import VISITOR_SALTS_TOPIC
+from schemas.topics import CONSENT_FAMILY, VISITOR_SALTS, raw_topic, raw_topics
 from streams.worker.loop import LoopConfig
 from usage_pipeline.settings import StreamSettings, TopicSettings
 
@@ -48,9 +47,9 @@ def worker_config(stream: StreamSettings, topics: TopicSettings) -> WorkerConfig
             poll_s=stream.batch_within_s,
             commit_interval_s=stream.commit_interval_s,
             commit_every=stream.commit_every,
-            hold_max=2 * stream.batch_max,
+            hold_max=stream.batch_max,
         ),
-        salts_topic=namespace + VISITOR_SALTS_TOPIC,
+        salts_topic=VISITOR_SALTS.full_name(namespace),
         salt_lifetime_s=stream.visitor_salt_lifetime_s,
         transaction_timeout_s=stream.transaction_timeout_s,
         session_timeout_ms=int(stream.session_timeout_s * 1000),

@@ -95,6 +95,8 @@ def run_worker(
             # librdkafka's default (1 s) leaves a partition unfetched that long after its
             # queue drained.
             "fetch.queue.backoff.ms": 20,
+            # Prefetch at most 16 MiB (librdkafka's default is 64): memory stays flat.
+            "queued.max.messages.kbytes": 16384,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "session.timeout.ms": config.session_timeout_ms,

@@ -117,7 +117,9 @@ class KafkaSaltLog:
                 _, high = self._consumer.get_watermark_offsets(self._partition, timeout=5)
                 return high
             except KafkaException as exc:
-                if not exc.args[0].retriable() or time.monotonic() > deadline:
+                # Any error (librdkafka does not flag NOT_LEADER_FOR_PARTITION as retriable)
+                # is waited out: a fresh topic's partition may take a while to get a leader.
+                if time.monotonic() > deadline:
                     raise SaltLogError(f"cannot read the end of {self.topic}") from exc
                 time.sleep(0.5)
 
@@ -127,7 +129,8 @@ class KafkaSaltLog:
         while self._position() < end:
             if time.monotonic() > deadline:
                 raise SaltLogError(f"could not read {self.topic} up to offset {end}")
-            for message in self._consumer.consume(1000, 0.5):
+            # A short wait: consume() waits out its whole timeout unless 1000 records come.
+            for message in self._consumer.consume(1000, 0.05):
                 if message.error() is not None:
                     if message.error().code() != KafkaError._PARTITION_EOF:
                         log.warning("reading visitor salts: %s", message.error().str())

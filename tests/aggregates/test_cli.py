@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import typer
 
+from aggregates.lake import connect
 from tests.aggregates.conftest import used
 from usage_pipeline.cli.aggregate import parse_interval
 
@@ -82,6 +83,22 @@ def test_build_prints_what_it_recomputed_and_full_recomputes_everything(lake, tm
     assert "unchanged" not in full.stdout and "periods of" not in full.stdout
 
 
+def test_duckdb_draws_no_progress_bar_where_no_person_watches(lake, tmp_path):
+    # DuckDB draws its bar on stdout for long queries, terminal or not: off in a pipe.
+    lake.add("analytics", [used("2026-11-24T10:00", "u1")])
+    assert cli(tmp_path, "aggregate", "build").returncode == 0
+    sql = "select current_setting('enable_progress_bar') as bar"
+
+    out = tmp_path / "bar.json"
+
+    printed = cli(tmp_path, "aggregate", "query", sql, "--format", "json", "--output", str(out))
+
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(out.read_text()) == [{"bar": False}]
+    with connect() as con:  # a build's connection
+        assert con.sql(sql).to_arrow_table().to_pylist() == [{"bar": False}]
+
+
 def test_query_reports_bad_sql_in_one_line(lake, tmp_path):
     lake.add("analytics", [used("2026-11-24T10:00", "u1")])
     assert cli(tmp_path, "aggregate", "build").returncode == 0
@@ -121,3 +138,17 @@ def test_intervals_read_seconds_minutes_and_hours(text, seconds):
 def test_a_bad_interval_is_refused():
     with pytest.raises(typer.BadParameter):
         parse_interval("soon")
+
+
+def test_analysts_query_each_clean_output_through_its_view_not_a_file_glob(lake, tmp_path):
+    lake.add("analytics", [used("2026-11-24T10:00", user) for user in ("u1", "u2", "u3")])
+    assert cli(tmp_path, "aggregate", "build").returncode == 0
+    sql = (
+        "select (select count(*) from clean.analytics) as analytics, "
+        "(select count(*) from clean.partner_sharing) as partner_sharing"
+    )
+    out = tmp_path / "counts.json"
+    printed = cli(tmp_path, "aggregate", "query", sql, "--format", "json", "--output", str(out))
+    assert printed.returncode == 0, printed.stderr
+    # Partner sharing has no file yet: an empty typed table until a build finds one.
+    assert json.loads(out.read_text()) == [{"analytics": 3, "partner_sharing": 0}]

@@ -1,4 +1,7 @@
-"""Incremental builds recompute only the periods of changed lake days, and equal a full build."""
+"""Incremental builds recompute only the periods of changed lake days, and equal a full build.
+
+Per-day partials are kept between builds, replaced when their day changes, never left stale.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import random
 import shutil
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
 from aggregates.build import Built, Recomputed, build
-from aggregates.publish import table_path
+from aggregates.daily import DAILY_DIR
+from aggregates.publish import AGGREGATES_DIR, table_path
 from aggregates.state import read_state, state_path
 from aggregates.tables import AGGREGATES
 from tests.aggregates.conftest import Lake, request, row, used
@@ -255,3 +260,136 @@ def test_a_full_build_stopped_half_way_is_followed_by_another_full_build(built_l
     built = build(built_lake.root, database(built_lake), K)
 
     assert {item.recomputed for item in built} == {Recomputed.all}
+
+
+def test_tables_built_side_by_side_are_reported_in_order_and_an_error_stops_the_build(lake):
+    add_day(lake, FIRST, seed=1)
+    heard: list[str] = []
+
+    build(lake.root, database(lake), K, on_built=lambda item: heard.append(item.name))
+
+    assert heard == [a.name for a in AGGREGATES]
+    broken = tuple(
+        dataclasses.replace(a, sql="select nope from clean_traffic") if a.name == "usage" else a
+        for a in AGGREGATES
+    )
+    state_path(lake.root).unlink()
+    with pytest.raises(duckdb.Error, match="nope"):
+        build(lake.root, database(lake), K, aggregates=broken)
+    assert read_state(lake.root) is None
+
+
+# ---------------------------------------------------------------- per-day partials
+
+PARTIAL_TABLES = sorted(a.name for a in AGGREGATES if a.daily is not None)
+
+
+def partials(lake: Lake) -> dict[Path, int]:
+    """Every partial file and its inode (a rewritten file has a new one)."""
+    root = lake.root / AGGREGATES_DIR / DAILY_DIR
+    return {path: path.stat().st_ino for path in root.rglob("*.parquet")}
+
+
+def day_of(path: Path) -> dt.date:
+    return dt.date.fromisoformat(path.name.split(".")[0])
+
+
+def test_every_table_with_a_daily_query_keeps_one_partial_per_lake_day(built_lake):
+    kept = partials(built_lake)
+
+    assert PARTIAL_TABLES == ["active_subjects", "email_funnel"]
+    for name in PARTIAL_TABLES:
+        days = sorted(day_of(path) for path in kept if path.parent.name == name)
+        assert days == [FIRST + dt.timedelta(days=n) for n in range(DAYS)], name
+
+
+def test_a_new_day_computes_its_own_partials_and_reuses_the_others(built_lake, tmp_path):
+    before = partials(built_lake)
+    add_day(built_lake, NEW_DAY, seed=99)
+
+    build(built_lake.root, database(built_lake), K)
+
+    after = partials(built_lake)
+    assert {path: after[path] for path in before} == before
+    assert sorted((p.parent.name, day_of(p)) for p in after.keys() - before.keys()) == [
+        (name, NEW_DAY) for name in PARTIAL_TABLES
+    ]
+    assert_equals_full_build(built_lake, tmp_path)
+
+
+def test_a_day_rewritten_without_a_subject_leaves_its_pseudonym_in_no_partial(built_lake):
+    day = FIRST + dt.timedelta(days=4)
+    erased = "k0000test:5f3c9e0a7b214d6f8e1a2b3c4d5e6f70"
+    built_lake.add("analytics", [used(f"{day}T12:00", erased), used(f"{day}T13:00", erased)])
+    build(built_lake.root, database(built_lake), K)
+    assert holding(built_lake, erased) == ["active_subjects"]
+    # As erasure does: the subject's file rewritten under its name, without its rows.
+    (path,) = [
+        p
+        for p in partition(built_lake, "analytics", day).glob("*.parquet")
+        if erased.encode() in p.read_bytes()
+    ]
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, 0), path)
+
+    build(built_lake.root, database(built_lake), K)
+
+    assert holding(built_lake, erased) == []
+    assert len([p for p in partials(built_lake) if day_of(p) == day]) == len(PARTIAL_TABLES)
+
+
+def holding(lake: Lake, needle: str) -> list[str]:
+    """The folders of the files under aggregates/ that hold ``needle``."""
+    root = lake.root / AGGREGATES_DIR
+    files = (p for p in root.rglob("*") if p.is_file() and needle.encode() in p.read_bytes())
+    return sorted(p.parent.name for p in files)
+
+
+def test_the_partials_of_a_removed_day_are_deleted(built_lake, tmp_path):
+    for folder in built_lake.root.glob(f"clean/*/event_date={FIRST.isoformat()}"):
+        shutil.rmtree(folder)
+
+    build(built_lake.root, database(built_lake), K)
+
+    assert FIRST not in {day_of(path) for path in partials(built_lake)}
+    assert_equals_full_build(built_lake, tmp_path)
+
+
+def test_a_forced_full_build_computes_every_partial_again(built_lake):
+    before = partials(built_lake)
+
+    build(built_lake.root, database(built_lake), K, full=True)
+
+    after = partials(built_lake)
+    assert after.keys() == before.keys()
+    assert all(after[path] != before[path] for path in before)
+
+
+def test_files_a_stopped_build_left_behind_are_removed(built_lake):
+    root = built_lake.root / AGGREGATES_DIR / DAILY_DIR
+    leftovers = [root / "_tmp" / "usage.data.parquet.0.tmp", root / "dropped_table" / "x.parquet"]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half-written")
+
+    build(built_lake.root, database(built_lake), K)
+
+    assert not any(path.exists() for path in leftovers)
+
+
+def test_tables_computed_one_period_and_one_day_at_a_time_equal_those_of_one_query(
+    built_lake, tmp_path, monkeypatch
+):
+    # The default computes this small lake in one query per table; a limit of one byte
+    # makes every period, and every day's partial, a query of its own.
+    one_at_a_time = Lake(tmp_path / "chunked")
+    shutil.copytree(built_lake.root / "clean", one_at_a_time.root / "clean")
+    monkeypatch.setattr("aggregates.build.CHUNK_BYTES", 1)
+    monkeypatch.setattr("aggregates.daily.CHUNK_BYTES", 1)
+
+    build(one_at_a_time.root, database(one_at_a_time), K)
+
+    for aggregate in AGGREGATES:
+        chunked = pq.read_table(table_path(one_at_a_time.root, aggregate.name))
+        whole = pq.read_table(table_path(built_lake.root, aggregate.name))
+        assert chunked.to_pylist() == whole.to_pylist(), aggregate.name

@@ -12,7 +12,8 @@ import pytest
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
-from broker.admin import TopicSpec, create_topics
+from broker.admin import create_topics
+from schemas.topics import TopicSpec
 from usage_pipeline.cli.main import app
 
 EMAIL = "planted.person@example.org"

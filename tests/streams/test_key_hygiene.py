@@ -15,10 +15,9 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
+from schemas.topics import DEAD_LETTER, KEY_LINKS
 from streams.anonymize.pseudonym import Pseudonymizer, key_id_for
-from streams.key_links import KEY_LINKS_TOPIC
 from streams.policy.loader import load_policy
-from streams.processor import DEAD_LETTER_TOPIC
 from streams.secret_key import load_pseudonymizer
 from streams.supervisor import WorkerProcess
 from tests.streams.pipeline_run import (
@@ -104,7 +103,7 @@ def run(stream_env, tmp_path_factory) -> Run:
         result = cli(*command, env=sink_env)
         assert result.returncode == 0, result.stderr[-2000:]
         places[" ".join(command)] = result.stdout + result.stderr
-    topics = [p.output for p in POLICY.purposes.values()] + [DEAD_LETTER_TOPIC, KEY_LINKS_TOPIC]
+    topics = [p.output for p in POLICY.purposes.values()] + [DEAD_LETTER.name, KEY_LINKS.name]
     for topic in topics:
         for message in stream_env.read(topic):
             headers = b"".join(k.encode() + (v or b"") for k, v in message.headers() or [])
@@ -125,7 +124,7 @@ def test_the_run_wrote_every_kind_of_output(run):
     assert any(p.endswith(".parquet") and "/clean/" in p for p in places)
     for topic in ("clean.service", "clean.analytics", "clean.marketing", "dead.letter"):
         assert places.get(f"{topic} record"), topic
-    assert places.get(f"{KEY_LINKS_TOPIC} record"), "the previous key made link records"
+    assert places.get(f"{KEY_LINKS.name} record"), "the previous key made link records"
 
 
 def test_no_key_in_logs_topics_lake_or_database(run):

@@ -17,9 +17,10 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from schemas.topics import KEY_LINKS
 from streams.anonymize.pseudonym import Pseudonymizer, key_id_for
 from streams.anonymizer import Anonymizer
-from streams.key_links import KEY_LINKS_TOPIC, KeyLink, read_key_links
+from streams.key_links import KeyLink
 from streams.policy.loader import load_policy
 from streams.secret_key import PseudonymizationKeyError, load_pseudonymizer
 from streams.supervisor import WorkerProcess
@@ -60,6 +61,13 @@ class Rotation:
             events[r["event_id"]]: r["subject"]["user_id"]
             for r in self.phases[phase].records[purpose]
         }
+
+
+def _key_links(stream_env) -> list[KeyLink]:
+    """Every distinct link record in the namespace's links topic, sorted."""
+    values = (record.value() for record in stream_env.read(KEY_LINKS.name))
+    links = {KeyLink(**orjson.loads(value)) for value in values if value}
+    return sorted(links, key=lambda link: (link.purpose, link.kind, link.previous))
 
 
 def _write_key(path: Path) -> str:
@@ -112,14 +120,14 @@ def rotation(stream_env, tmp_path_factory) -> Rotation:
         "USAGE_PIPELINE_STREAM__PREVIOUS_KEY_FILES": orjson.dumps({id_a: str(key_a)}).decode(),
     }
     phases.append(_run_phase(stream_env, deploy, [feature_used(u) for u in USERS]))
-    links_after_deploy = read_key_links(stream_env.bootstrap, stream_env.namespace)
+    links_after_deploy = _key_links(stream_env)
     # Step 3: drop the previous key: the setting goes, the file is destroyed.
     key_a.unlink()
     alone = {"USAGE_PIPELINE_STREAM__PSEUDONYMIZATION_KEY_FILE": str(key_b)}
     phases.append(_run_phase(stream_env, alone, [feature_used(u) for u in [*USERS, NEW_USER]]))
     assert cli("sink", "--until-caught-up", env=sink_env).returncode == 0
-    links_raw = [m.value() for m in stream_env.read(KEY_LINKS_TOPIC)]
-    assert read_key_links(stream_env.bootstrap, stream_env.namespace) == links_after_deploy
+    links_raw = [m.value() for m in stream_env.read(KEY_LINKS.name)]
+    assert _key_links(stream_env) == links_after_deploy
     return Rotation(
         id_a, id_b, phases, links_after_deploy, links_raw,
         stream_env.log_file.read_text(errors="replace"), lake, sink_env,

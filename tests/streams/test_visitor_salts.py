@@ -13,8 +13,8 @@ import pytest
 from aggregates.build import build
 from broker.admin import read_topic
 from producers.simulator import SimulationConfig, simulate
+from schemas.topics import VISITOR_SALTS
 from streams.policy.loader import load_policy
-from streams.topics import VISITOR_SALTS_TOPIC
 from tests.conftest import free_port
 from tests.streams.conftest import POLICY, make_stream_env
 from tests.streams.pipeline_run import cli, lake_env, publish
@@ -85,7 +85,7 @@ def test_a_salt_past_its_lifetime_is_gone_from_every_worker_and_from_the_topic(
         for e in simulate(SimulationConfig(events=3000, days=1, seed=32, until=UNTIL))
         if e["event_type"] == "traffic.web_request"
     ]
-    salts_topic = env.topic(VISITOR_SALTS_TOPIC)
+    salts_topic = env.topic(VISITOR_SALTS.name)
     with workers[0], workers[1]:
         publish(kafka_bootstrap, env.namespace, events)
         workers[0].wait_until_caught_up(timeout_s=300)

@@ -14,7 +14,7 @@ from audit.report import Allowance, ScanReport, parse_allowance
 from audit.scan import DEFAULT_ALLOWANCES, ScanTargets, scan
 from broker.local import local_broker
 from broker.security import Cluster
-from streams.processor import DEAD_LETTER_TOPIC
+from schemas.topics import DEAD_LETTER
 from usage_pipeline.cli.console import err, out
 from usage_pipeline.settings import Settings, load_settings
 
@@ -81,7 +81,7 @@ def pipeline_targets(
         lake_dir=settings.sink.lake_dir,
         database=settings.aggregate.database,
         bootstrap=bootstrap,
-        topics=[settings.topics.namespace + DEAD_LETTER_TOPIC],
+        topics=[DEAD_LETTER.full_name(settings.topics.namespace)],
         logs=list(logs or []),
         optional_logs=[settings.home / "stream-worker.log", local_broker(settings).log_file],
     )

@@ -21,9 +21,8 @@ from broker.admin import topic_sizes
 from broker.local import client_cluster, local_broker
 from broker.security import client_env
 from producers.simulator import SimulationConfig
-from schemas.topics import raw_topics
+from schemas.topics import DEAD_LETTER, raw_topics
 from streams.policy.loader import load_policy
-from streams.processor import DEAD_LETTER_TOPIC
 from streams.sink.sink import LakeSink
 from streams.supervisor import WorkerProcess
 from streams.topics import ensure_stream_topics
@@ -64,7 +63,7 @@ def demo(
             topics = [
                 *raw_topics(namespace),
                 *sorted({namespace + p.output for p in policy.purposes.values()}),
-                namespace + DEAD_LETTER_TOPIC,
+                DEAD_LETTER.full_name(namespace),
             ]
             before = topic_sizes(admin, topics)
             worker = WorkerProcess(
