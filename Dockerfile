@@ -11,6 +11,8 @@ COPY producers producers
 COPY streams streams
 COPY aggregates aggregates
 COPY audit audit
+COPY subjects subjects
+# The default policy: streams/policy/anonymization.yaml links to it; the wheel holds a copy.
 COPY config config
 RUN pip install --no-cache-dir .
 RUN useradd --system --uid 10001 pipeline && mkdir -p /lake && chown pipeline /lake

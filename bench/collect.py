@@ -37,6 +37,7 @@ from pathlib import Path
 import harness
 import orjson
 
+from producers.collect.server import APP_FACTORY
 from producers.publisher import EventPublisher
 from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
@@ -126,7 +127,7 @@ def collector_command(server: str) -> list[str]:
     """The real collector on ``server`` (`usage-pipeline collect` for granian)."""
     if server == "uvicorn":
         return [sys.executable, "-m", "uvicorn", "--factory",
-                "producers.collect.server:app_factory", "--loop", "uvloop", "--http",
+                APP_FACTORY, "--loop", "uvloop", "--http",
                 "httptools", "--no-access-log"]  # fmt: skip
     return [sys.executable, "-m", "usage_pipeline", "collect"]
 

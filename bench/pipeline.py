@@ -12,7 +12,8 @@ Latency from publish to Parquet (method in lake_latency.py): the publish time of
 the file's ctime (set by the sink's rename into the lake) being the moment they became
 visible. Measured twice: "under load" for events of the bulk run (it includes the queue in
 front of the slowest stage), and "at rest" for probe events published at 20/s for two flush
-intervals once the pipeline has caught up. The target, p99 under sink.flush_seconds + 2 s,
+intervals once the pipeline has caught up. The target, p99 at most 5 s (issue 16; the
+defaults sink.flush_seconds = 2 and stream.commit_interval_s = 0.5 are chosen for it),
 applies to the latter.
 
 Then, alone on the same broker, each stage's baseline (ratios are ours / baseline):
@@ -68,9 +69,8 @@ from producers.simulator import SimulationConfig, simulate
 from producers.topics import ensure_raw_topics
 from schemas.topics import TopicSpec, raw_topics
 from streams.policy.loader import load_policy
-from streams.sink.sink import sink_topics
 from streams.supervisor import WorkerProcess
-from streams.topics import ensure_stream_topics
+from streams.topics import clean_topics, ensure_stream_topics
 from usage_pipeline.cli.console import err
 from usage_pipeline.settings import Settings, SinkSettings
 
@@ -83,6 +83,7 @@ PAYLOAD_SAMPLE = 10_000
 POLL_S = 1.0
 SINK_GROUP = "bench-pipeline-sink"
 TARGET_E2E_S = 60.0
+TARGET_P99_S = 5.0
 
 
 def simulation(events: int, seed: int, days: int = 30) -> SimulationConfig:
@@ -189,7 +190,7 @@ class Pipeline:
         self.namespace = namespace
         self.root = root
         self.lake = root / "lake"
-        self.clean_topics = sorted(sink_topics(load_policy(POLICY_FILE), namespace))
+        self.clean_topics = sorted(clean_topics(load_policy(POLICY_FILE), namespace))
         self.env = {
             # The children run in the scratch folder but import the project from this
             # checkout, like `python -m` here.
@@ -426,11 +427,10 @@ def print_table(figures: dict, ratios: dict, bootstrap: str, partitions: int) ->
     print()
     for label, ratio in ratios.items():
         print(f"{label:<42}{ratio:>6.2f}")
-    budget = latency["flush_seconds"] + 2
     print(
         f"\ntargets (reported, not asserted): end to end {f['end_to_end']['seconds']:.0f} s "
         f"for {events:,} events (1M in <= {TARGET_E2E_S:.0f} s); "
-        f"p99 at rest {latency['at_rest']['p99_s']:.1f} s (< {budget:g} s)"
+        f"p99 at rest {latency['at_rest']['p99_s']:.1f} s (<= {TARGET_P99_S:g} s)"
     )
 
 

@@ -40,8 +40,8 @@ from streams.anonymizer import Anonymizer
 from streams.deadletter import Source
 from streams.policy.loader import load_policy
 from streams.processor import Processor
-from streams.sink.sink import CONSUME_BATCH, LakeSink, consumer_config, sink_topics
-from streams.topics import ensure_stream_topics
+from streams.sink.sink import CONSUME_BATCH, LakeSink, consumer_config
+from streams.topics import clean_topics, ensure_stream_topics
 from usage_pipeline.settings import Settings, SinkSettings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,7 +56,7 @@ def templates(namespace: str) -> list[tuple[str, bytes, str]]:
     processor = Processor(
         Anonymizer(policy, Pseudonymizer(b"b" * 32, "bench")), load_contracts(), namespace=namespace
     )
-    clean = set(sink_topics(policy, namespace))
+    clean = set(clean_topics(policy, namespace))
     today = dt.datetime.now(dt.UTC).date()
     found = []
     for event in simulate(SimulationConfig(events=TEMPLATES, days=3, seed=3, until=today)):
@@ -89,7 +89,7 @@ def consume_only(bootstrap: str, namespace: str, records: int, tuned: bool) -> d
         for name in ("queued.max.messages.kbytes", "fetch.queue.backoff.ms"):
             del config[name]
     consumer = Consumer(config)
-    consumer.subscribe(sorted(sink_topics(load_policy(POLICY_FILE), namespace)))
+    consumer.subscribe(sorted(clean_topics(load_policy(POLICY_FILE), namespace)))
     done, size, start, cpu = 0, 0, time.perf_counter(), harness.cpu_seconds()
     while done < records:
         for message in consumer.consume(num_messages=CONSUME_BATCH, timeout=1.0):

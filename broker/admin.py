@@ -18,6 +18,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from broker.clients import LIBRDKAFKA_LOG
 from broker.security import Cluster, address, connection_config
 from schemas.topics import TopicSpec
 
@@ -32,6 +33,10 @@ class ClusterUnreachableError(RuntimeError):
 
 class LoginRefusedError(ClusterUnreachableError):
     """The broker answered but refused the client's SASL login (wrong user or password)."""
+
+
+class TopicCreationError(RuntimeError):
+    """The cluster refused to create a topic (e.g. more replicas than brokers); says why."""
 
 
 @dataclass(frozen=True)
@@ -132,14 +137,16 @@ def create_topics(cluster: Cluster, specs: list[TopicSpec], timeout_s: float = 3
             if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                 denied.append(name)
             elif code != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise RuntimeError(f"could not create topic {name!r}: {exc.args[0].str()}") from exc
+                raise TopicCreationError(
+                    f"could not create topic {name!r}: {exc.args[0].str()}"
+                ) from exc
     if denied:
         log.info("not allowed to create %d topic(s), left to the admin", len(denied))
 
 
 def topic_sizes(cluster: Cluster, topics: list[str], timeout_s: float = 10.0) -> dict[str, int]:
     """Records held by each topic now: the sum over partitions of high minus low watermark."""
-    consumer = Consumer({**connection_config(cluster), "group.id": "usage-pipeline-inspect"})
+    consumer = _inspector(cluster, "usage-pipeline-inspect")
     try:
         metadata = consumer.list_topics(timeout=timeout_s)
         sizes = {}
@@ -157,28 +164,50 @@ def topic_sizes(cluster: Cluster, topics: list[str], timeout_s: float = 10.0) ->
 
 def consumer_lag(cluster: Cluster, group: str, topics: list[str], timeout_s: float = 10.0) -> int:
     """Records in ``topics`` that ``group`` has not committed yet (all of them if it never did)."""
-    consumer = Consumer({**connection_config(cluster), "group.id": group})
+    progress = GroupProgress(cluster, group, topics)
     try:
-        return sum(
-            high - position
-            for position, high in _positions(consumer, topics, timeout_s).values()
-            if high > position
-        )
+        return progress.now(timeout_s)[1]
     finally:
-        consumer.close()
+        progress.close()
+
+
+class GroupProgress:
+    """Where a consumer group stands in some topics, looked at again and again through one
+    client (a progress bar's poll should not cost a login each time)."""
+
+    def __init__(self, cluster: Cluster, group: str, topics: list[str]) -> None:
+        self.topics = topics
+        self._consumer = _inspector(cluster, group)
+
+    def now(self, timeout_s: float = 10.0) -> tuple[int, int]:
+        """The sum of the group's resume positions (offsets: transaction markers count too)
+        and its lag."""
+        positions = _positions(self._consumer, self.topics, timeout_s).values()
+        lag = sum(high - position for position, high in positions if high > position)
+        return sum(position for position, _ in positions), lag
+
+    def close(self) -> None:
+        """Release the client."""
+        self._consumer.close()
 
 
 def committed_positions(
     cluster: Cluster, group: str, topics: list[str], timeout_s: float = 10.0
 ) -> dict[tuple[str, int], int]:
     """Per (topic, partition), where ``group`` resumes: its committed offset, else the log start."""
-    consumer = Consumer({**connection_config(cluster), "group.id": group})
+    consumer = _inspector(cluster, group)
     try:
         return {
             key: position for key, (position, _) in _positions(consumer, topics, timeout_s).items()
         }
     finally:
         consumer.close()
+
+
+def _inspector(cluster: Cluster, group: str) -> Consumer:
+    """A consumer that only looks at offsets: it subscribes to nothing and commits nothing;
+    ``group`` is the group whose commits it reads."""
+    return Consumer({**connection_config(cluster), "group.id": group, "logger": LIBRDKAFKA_LOG})
 
 
 def _positions(
@@ -306,5 +335,6 @@ def _reader(cluster: Cluster, group: str) -> Consumer:
             "auto.offset.reset": "earliest",
             # Only what committed transactions wrote: aborted outputs never count.
             "isolation.level": "read_committed",
+            "logger": LIBRDKAFKA_LOG,
         }
     )

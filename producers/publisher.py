@@ -13,8 +13,9 @@ back failures only, unless the caller asked to hear of every delivery.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
@@ -71,11 +72,12 @@ class DeliveryFailedError(RuntimeError):
 
 @dataclass
 class PublishStats:
-    """Counters of one publisher's life: queued, acknowledged, failed."""
+    """Counters of one publisher's life: queued, acknowledged, failed; queued by topic."""
 
     sent: int = 0
     delivered: int = 0
     failed: int = 0
+    sent_by_topic: dict[str, int] = field(default_factory=dict)
 
 
 Prepared = tuple[str, bytes, bytes, str | None]
@@ -148,6 +150,7 @@ class EventPublisher:
         self.contracts = contracts or load_contracts()
         self.preparer = EventPreparer(self.contracts, namespace, self.settings.max_event_bytes)
         self._sent = 0
+        self._sent_by_topic: Counter[str] = Counter()
         self._failed = 0
         self._on_delivery = on_delivery
         self._failures: list[Delivery] = []
@@ -164,7 +167,8 @@ class EventPublisher:
     def stats(self) -> PublishStats:
         """The counters now; an event is delivered once acknowledged and no longer queued."""
         pending = len(self._producer)  # queued, in flight, or reported but not yet served
-        return PublishStats(self._sent, self._sent - self._failed - pending, self._failed)
+        delivered = self._sent - self._failed - pending
+        return PublishStats(self._sent, delivered, self._failed, dict(self._sent_by_topic))
 
     def publish(self, event: Mapping[str, Any], on_delivery: EventCallback | None = None) -> None:
         """Validate ``event`` and queue it; blocks while the queue is full.
@@ -229,6 +233,7 @@ class EventPublisher:
             partition = partition_for(placement, self._partitions(topic))
             produce_blocking(self._producer, topic, value, key, partition, **report)
         self._sent += 1
+        self._sent_by_topic[topic] += 1
         if self._sent % POLL_EVERY == 0:  # serving reports per event costs more than sending
             self._producer.poll(0)
 

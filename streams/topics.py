@@ -1,4 +1,5 @@
-"""Creates the topics the stream writes: clean outputs, dead letters, key links, salts."""
+"""The topics the stream writes: clean outputs (named by the policy), dead letters, key links,
+salts; created as the registry (schemas/topics.py) says."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from streams.policy.model import Policy
 from streams.visitors import SALT_LIFETIME_S
 
 
+def clean_topics(policy: Policy, namespace: str = "") -> dict[str, str]:
+    """The clean topics the policy names, each with the purpose it serves."""
+    return {namespace + purpose.output: name for name, purpose in policy.purposes.items()}
+
+
 def ensure_stream_topics(
     cluster: Cluster,
     policy: Policy,
@@ -16,5 +22,5 @@ def ensure_stream_topics(
     salt_lifetime_ms: int = SALT_LIFETIME_S * 1000,
 ) -> None:
     """Create the stream's topics that do not exist yet, one clean topic per policy output."""
-    outputs = (purpose.output for purpose in policy.purposes.values())
+    outputs = clean_topics(policy)
     create_topics(cluster, topic_specs(STREAM_TOPICS, settings, outputs, salt_lifetime_ms))

@@ -19,6 +19,7 @@ from aggregates.build import build
 from audit.scan import Progress, no_progress
 from broker.clients import producer_config
 from schemas.keys import partition_for
+from streams.policy.loader import policy_path
 from streams.sink.lock import lake_lock
 from subjects.expiry import topic_expiry
 from subjects.identity import subject_ref
@@ -48,12 +49,13 @@ def erase(
     """Erase the subject; returns the receipt (not yet written). Raises PipelineBusyError,
     before changing anything, while the pipeline has lag (after ``wait_s`` if given)."""
     settings, policy = scope.settings, scope.policy
+    policy_file = policy_path(settings.stream.policy_file)
     receipt = Receipt(
         subject_ref(scope.identity.subject_id, scope.pseudonymizer),
         scope.pseudonymizer.key_id,
         policy.version,
-        str(settings.stream.policy_file),
-        file_sha256(settings.stream.policy_file),
+        str(policy_file),
+        file_sha256(policy_file),
         now(),
     )
     lag = _quiet_pipeline(scope, wait_s, say)

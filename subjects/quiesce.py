@@ -14,7 +14,7 @@ from broker.admin import consumer_lag
 from broker.security import Cluster
 from schemas.topics import raw_topics
 from streams.policy.model import Policy
-from streams.sink.sink import sink_topics
+from streams.topics import clean_topics
 from usage_pipeline.settings import Settings
 
 
@@ -38,7 +38,7 @@ def pipeline_lag(settings: Settings, bootstrap: Cluster, policy: Policy) -> Lag:
         bootstrap, namespace + settings.stream.app_id, list(raw_topics(namespace))
     )
     sink_group = namespace + settings.sink.group_id
-    sink = consumer_lag(bootstrap, sink_group, list(sink_topics(policy, namespace)))
+    sink = consumer_lag(bootstrap, sink_group, list(clean_topics(policy, namespace)))
     return Lag(stream, sink)
 
 

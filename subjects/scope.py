@@ -18,7 +18,7 @@ from streams.policy.loader import load_policy
 from streams.policy.model import Policy
 from streams.secret_key import load_pseudonymizer
 from streams.sink.layout import LakeLayout
-from streams.sink.sink import sink_topics
+from streams.topics import clean_topics
 from subjects.identity import SubjectIdentity, identify
 from usage_pipeline.settings import Settings
 
@@ -54,7 +54,7 @@ class Scope:
         """The raw event topics (consent left out) and the clean topics that exist."""
         namespace = self.settings.topics.namespace
         names = [t for t in raw_topics(namespace) if t != self.consent_topic]
-        names += sink_topics(self.policy, namespace)
+        names += clean_topics(self.policy, namespace)
         return [name for name in names if name in self.topics]
 
     @property

@@ -145,9 +145,10 @@ class StreamSettings(Section):
         "default: the host name. With --processes N, instance i is `<instance_id>-<i>`.",
     )
     processes: int = Field(1, ge=1, le=64, description="Worker processes this command runs.")
-    policy_file: Path = Field(
-        Path("config/anonymization.yaml"),
-        description="The anonymization policy compliance reviews.",
+    policy_file: Path | None = Field(
+        None,
+        description="The anonymization policy compliance reviews; unset: the one shipped with "
+        "the package (config/anonymization.yaml in the source).",
     )
     pseudonymization_key: SecretStr | None = Field(
         None, description="Base64 of the HMAC key (at least 32 bytes); prefer the key file."
@@ -221,7 +222,12 @@ class SinkSettings(Section):
         ge=1024,
         description="Bytes of records held (buffered or being written) that force a flush.",
     )
-    flush_seconds: float = Field(10.0, gt=0, description="Longest time a record waits in a buffer.")
+    flush_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Longest time a record waits in a buffer; with the worker's commit "
+        "interval it bounds publish-to-Parquet latency at rest (p99 under 5 s).",
+    )
     dedupe_max_ids: int = Field(
         2_000_000, ge=1, description="Event ids kept in memory to drop duplicates (soft limit)."
     )

@@ -21,7 +21,7 @@ from producers.collect.app import create_app
 from usage_pipeline.settings import CollectSettings
 
 LOG_LEVEL_ENV = "USAGE_PIPELINE_LOG_LEVEL"
-APP_FACTORY = "producers.collect.server:app_factory"
+APP_FACTORY = f"{__name__}:app_factory"
 
 
 def app_factory() -> Starlette:

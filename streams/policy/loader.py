@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ OUTPUT_TOPIC = re.compile(rf"^{re.escape(CLEAN_PREFIX)}[A-Za-z0-9._-]{{1,200}}$"
 # A placeholder stays one path segment and one query value, and reads as a route parameter.
 PLACEHOLDER = re.compile(r"^[A-Za-z0-9:_{}<>\[\]-]{1,32}$")
 CONSENT_STATES = {"granted": Consent.GRANTED, "not_granted": Consent.NOT_GRANTED}
+# The policy shipped with the package: package data of ``streams.policy``, a link to the
+# repository's config/anonymization.yaml (the file compliance reviews); wheels carry a copy.
+SHIPPED_POLICY = "anonymization.yaml"
 
 
 class PolicyError(ValueError):
@@ -42,8 +46,18 @@ class PolicyError(ValueError):
         super().__init__(f"invalid anonymization policy {source}:\n{listing}")
 
 
-def load_policy(path: Path, contracts: Contracts | None = None) -> Policy:
-    """Read, check and compile the policy at ``path``; raises PolicyError listing every problem."""
+def policy_path(configured: Path | None = None) -> Path:
+    """The policy file in force: ``configured`` (a setting or option), else the shipped one,
+    wherever the package is installed and whatever the working directory."""
+    if configured is not None:
+        return configured
+    return Path(str(files(__package__) / SHIPPED_POLICY)).resolve()
+
+
+def load_policy(path: Path | None = None, contracts: Contracts | None = None) -> Policy:
+    """Read, check and compile the policy at ``path`` (default: the shipped one); raises
+    PolicyError listing every problem."""
+    path = policy_path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -47,6 +47,7 @@ from streams.sink.convert import Converter, RecordError, event_dates
 from streams.sink.dedupe import SeenIds
 from streams.sink.layout import LakeLayout, OffsetRange
 from streams.sink.writer import recover, write_files
+from streams.topics import clean_topics
 from usage_pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -131,11 +132,6 @@ class _Flush:
         return self.offsets.topic, self.offsets.partition
 
 
-def sink_topics(policy: Policy, namespace: str) -> dict[str, str]:
-    """The clean topics the sink reads, each with the purpose it serves."""
-    return {namespace + purpose.output: name for name, purpose in policy.purposes.items()}
-
-
 def consumer_config(cluster: Cluster, settings: Settings) -> dict[str, Any]:
     """The sink's consumer: manual commits, from the earliest offset, committed records only,
     a bounded prefetch."""
@@ -168,7 +164,7 @@ class LakeSink:
     ) -> None:
         self.config = settings.sink
         self.layout = LakeLayout(settings.sink.lake_dir)
-        self.purposes = sink_topics(policy, settings.topics.namespace)
+        self.purposes = clean_topics(policy, settings.topics.namespace)
         schemas = output_schemas(policy, contracts or load_contracts())
         self._converters = {
             topic: Converter(schemas[purpose]) for topic, purpose in self.purposes.items()

@@ -40,6 +40,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from streams.deadletter import Source
 from streams.processor import Outcome, Processor, forget_consent
 from streams.visitors import VisitorSalts
+from streams.worker.client_errors import ClientErrors
 from streams.worker.consent_store import ConsentStore
 from streams.worker.health import Health, StreamMetrics
 from streams.worker.ordering import ConsentGate
@@ -54,30 +55,6 @@ STATS_EVERY_S = 1.0
 
 class AssignmentError(RuntimeError):
     """The group gave this worker event partitions without their consent partitions."""
-
-
-class ClientErrors:
-    """librdkafka's error callback: logs, and keeps a fatal error for the loop to raise.
-
-    A fatal consumer error (e.g. a static member fenced after a coordinator failover) leaves
-    ``consume`` returning nothing; without this the worker would idle forever.
-    """
-
-    def __init__(self) -> None:
-        self.fatal: KafkaError | None = None
-
-    def __call__(self, error: KafkaError) -> None:
-        """Remember a fatal error; log the others (a broker away, a rebalance)."""
-        if error.fatal():
-            self.fatal = error
-            log.error("fatal client error: %s", error.str())
-        else:
-            log.info("client error: %s", error.str())
-
-    def raise_fatal(self) -> None:
-        """Raise the fatal error, if one happened."""
-        if self.fatal is not None:
-            raise KafkaException(self.fatal)
 
 
 @dataclass(frozen=True)

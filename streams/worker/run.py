@@ -21,9 +21,10 @@ from streams.anonymizer import Anonymizer
 from streams.policy.model import Policy
 from streams.processor import Processor
 from streams.visitors import VisitorSalts
+from streams.worker.client_errors import ClientErrors
 from streams.worker.config import WorkerConfig
 from streams.worker.health import Health, HealthServer, StreamMetrics, Watchdog
-from streams.worker.loop import ClientErrors, StreamLoop
+from streams.worker.loop import StreamLoop
 from streams.worker.salt_log import KafkaSaltLog
 from streams.worker.transaction import Transactions
 from usage_pipeline.settings import ProducerSettings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 
 import pytest
 import typer.main
@@ -125,3 +126,16 @@ def test_collector_gets_its_service_tokens_from_a_secret_file(compose):
     assert "pseudonymization_key" not in collect["secrets"]
     assert collect["command"][:3] == ["collect", "--host", "0.0.0.0"]
     assert "/healthz" in " ".join(collect["healthcheck"]["test"])
+
+
+def test_the_image_copies_every_package_the_project_installs(repo_root):
+    pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    packages = {
+        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    copied = set(re.findall(r"^COPY (\S+) \1$", (repo_root / "Dockerfile").read_text(), re.M))
+    assert packages <= copied
+    # The shipped policy is a link into config/: the build needs its target.
+    link = repo_root / "streams" / "policy" / "anonymization.yaml"
+    assert link.resolve() == (repo_root / "config" / "anonymization.yaml").resolve()
+    assert "config" in copied

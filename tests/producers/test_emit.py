@@ -60,3 +60,15 @@ def test_emit_command_reads_stdin_prints_counts_and_exits_1_on_rejections(
     assert result.returncode == 1
     assert b"read 2, published 1, rejected 1" in result.stdout
     assert b"line 2: properties.feature: is required" in result.stderr
+
+
+def test_emit_answers_a_missing_or_unreadable_file_in_one_line_with_exit_2(tmp_path):
+    for path, reason in ((tmp_path / "missing.jsonl", "No such file"), (tmp_path, "directory")):
+        result = subprocess.run(
+            [sys.executable, "-m", "usage_pipeline", "emit", str(path)],
+            capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"}, check=False,
+        )  # fmt: skip
+        assert result.returncode == 2
+        assert result.stdout == ""
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"error: cannot read {path}: ") and reason in line

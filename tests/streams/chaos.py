@@ -26,8 +26,8 @@ from broker.clients import producer_config
 from broker.local import LocalBroker
 from producers.publisher import Delivery, EventPublisher
 from schemas.topics import raw_topics
-from streams.sink.sink import sink_topics
 from streams.supervisor import WorkerProcess
+from streams.topics import clean_topics
 from tests.conftest import free_port
 from tests.streams.conftest import REPO, StreamEnv
 from tests.streams.crash_workload import Acked, ExpectedOutputs, RawRecord, Workload
@@ -84,7 +84,7 @@ class Pipeline:
         self.kills = 0
         self.sink: subprocess.Popen[bytes] | None = None
         self.sink_group = stream.namespace + SinkSettings().group_id
-        self.clean_topics = sorted(sink_topics(POLICY, stream.namespace))
+        self.clean_topics = sorted(clean_topics(POLICY, stream.namespace))
         self.crashes: Counter[str] = Counter()  # exits nobody asked for
 
     @property

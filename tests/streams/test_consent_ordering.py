@@ -27,7 +27,7 @@ from streams.policy.loader import load_policy
 from streams.processor import REHOMED_HEADER
 from streams.sink.arrow_schema import partitioning
 from streams.sink.layout import DATA_DIR
-from streams.sink.sink import sink_topics
+from streams.topics import clean_topics
 from tests.bench import bench_module
 from tests.streams.conftest import POLICY, StreamEnv
 from tests.streams.pipeline_run import cli, email_opened, envelope, granted, lake_env, publish
@@ -77,7 +77,7 @@ def raw_events(env: StreamEnv) -> dict[str, tuple[str, str]]:
 
 def granted_records(env: StreamEnv, lake: Path) -> Iterable[tuple[str, str, str]]:
     """(where, purpose, event id) of every record served as granted, in topics and lake."""
-    purposes = sink_topics(load_policy(POLICY), env.namespace)
+    purposes = clean_topics(load_policy(POLICY), env.namespace)
     for topic, purpose in purposes.items():
         for record in read_topic(env.bootstrap, topic):
             clean = orjson.loads(record.value())

@@ -27,8 +27,7 @@ from streams.anonymizer import Anonymizer
 from streams.processor import Processor
 from streams.secret_key import load_pseudonymizer
 from streams.sink.layout import DATA_DIR, parse_file_name
-from streams.sink.sink import sink_topics
-from streams.topics import ensure_stream_topics
+from streams.topics import clean_topics, ensure_stream_topics
 from tests.conftest import free_port
 from tests.streams.chaos import Chaos, PacedPublisher, Pipeline, payloads_by_id
 from tests.streams.conftest import PARTITIONS, StreamEnv
@@ -102,7 +101,7 @@ def test_kill_9_of_worker_and_sink_and_a_broker_restart_lose_and_repeat_nothing(
     stream = crash_env.stream
     workload = build_workload(RECORDS, BAD_EVERY, SIMULATOR_SEED, stream.namespace)
     processor = stream_processor(crash_env)
-    purposes = sink_topics(POLICY, stream.namespace)
+    purposes = clean_topics(POLICY, stream.namespace)
     consent = publish_consent(stream.bootstrap, stream.namespace, workload)
     decisions = final_consent(processor, consent)
     expected = ExpectedOutputs(processor, purposes, decisions)

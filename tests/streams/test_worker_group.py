@@ -21,7 +21,7 @@ from broker.admin import read_topic
 from producers.publisher import EventPublisher
 from producers.simulator import SimulationConfig, simulate
 from streams.policy.loader import load_policy
-from streams.sink.sink import sink_topics
+from streams.topics import clean_topics
 from tests.streams.conftest import POLICY, StreamEnv
 
 pytestmark = pytest.mark.kafka
@@ -69,7 +69,7 @@ def wait_for(condition, timeout_s: float = 120, what: str = "condition") -> None
 def assert_every_event_once(env: StreamEnv, published: set[str]) -> None:
     """Every clean topic holds each event id at most once; service and traffic have them all."""
     served: set[str] = set()
-    for topic, purpose in sink_topics(load_policy(POLICY), env.namespace).items():
+    for topic, purpose in clean_topics(load_policy(POLICY), env.namespace).items():
         records = read_topic(env.bootstrap, topic)
         ids = Counter(orjson.loads(record.value())["event_id"] for record in records)
         repeated = {event_id: n for event_id, n in ids.items() if n > 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,7 +28,6 @@ def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "USAGE_PIPELINE_HOME": str(tmp_path / "home"),
         "USAGE_PIPELINE_TOPICS__NAMESPACE": f"test-demo-{uuid.uuid4().hex[:8]}.",
         "USAGE_PIPELINE_TOPICS__PARTITIONS": "3",
-        "USAGE_PIPELINE_STREAM__POLICY_FILE": str(REPO / "config" / "anonymization.yaml"),
         "USAGE_PIPELINE_STREAM__BATCH_WITHIN_S": "0.2",
         "USAGE_PIPELINE_SINK__FLUSH_SECONDS": "1",
         **extra,
@@ -46,8 +46,20 @@ def run_demo(tmp_path: Path, env: dict[str, str], events: int) -> subprocess.Com
         "7",
     ]
     return subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+        command,
+        cwd=tmp_path,
+        env={**env, "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
+
+
+def records_table(stdout: str) -> dict[str, int]:
+    """The summary's "Records added in this run": topic (namespace cut) -> records."""
+    rows = re.findall(r"^\S ([\w.-]+)\s+\S\s+([\d,]+) \S", stdout, re.M)
+    return {topic.rpartition(".")[0].rpartition(".")[2] + "." + topic.rpartition(".")[2]:
+            int(count.replace(",", "")) for topic, count in rows}  # fmt: skip
 
 
 def test_demo_runs_to_the_end_twice_and_prints_its_summary(tmp_path, kafka_bootstrap):
@@ -58,8 +70,53 @@ def test_demo_runs_to_the_end_twice_and_prints_its_summary(tmp_path, kafka_boots
         assert "events published, anonymized, written and aggregated" in result.stdout
         assert "Lake:" in result.stdout and "Aggregates:" in result.stdout
         assert "Clean: no e-mail address" in result.stdout
+        # Records, not offsets (transactions leave markers): each clean record of a run is
+        # a row the run added to the lake, or a repeat the sink dropped.
+        records = records_table(result.stdout)
+        assert sum(n for topic, n in records.items() if topic.startswith("raw.")) >= 3000
+        lake = re.search(r"Lake: ([\d,]+) rows .* \(([\d,]+) duplicates", result.stdout)
+        assert lake is not None, result.stdout
+        rows, repeated = (int(n.replace(",", "")) for n in lake.groups())
+        clean = sum(n for topic, n in records.items() if topic.startswith("clean."))
+        # The second run publishes the same events again (same seed): the sink drops them.
+        assert (rows, repeated) == ((clean, 0) if run == 1 else (0, clean))
     assert (tmp_path / "lake" / "report.html").is_file()
     assert (tmp_path / "lake" / "aggregates.duckdb").is_file()
+
+
+def test_the_console_shows_progress_and_the_summary_and_the_logs_the_rest(
+    tmp_path, kafka_bootstrap
+):
+    env = demo_env(tmp_path, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap)
+    result = run_demo(tmp_path, env, events=2000)
+    assert result.returncode == 0, result.stderr[-3000:]
+    console = result.stdout + result.stderr
+    assert "%4|" not in console and "%3|" not in console  # librdkafka's own lines
+    assert "assigned" not in console and " INFO " not in console
+    home = tmp_path / "home"
+    assert f"state and logs in {home}/" in result.stderr
+    assert f"lake in {tmp_path / 'lake'}/" in result.stderr
+    for log in ("stream-worker.log", "sink.log", "demo.log"):
+        assert (home / log).is_file()
+    assert "assigned" in (home / "sink.log").read_text()
+
+
+def test_a_process_that_exits_ends_the_demo_with_one_line_naming_it(tmp_path, kafka_bootstrap):
+    short_key = tmp_path / "short.key"
+    short_key.write_bytes(b"short")
+    env = demo_env(
+        tmp_path,
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        USAGE_PIPELINE_STREAM__PSEUDONYMIZATION_KEY_FILE=str(short_key),
+    )
+    result = run_demo(tmp_path, env, events=2000)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    log = tmp_path / "home" / "stream-worker.log"
+    assert result.stderr.splitlines()[-1] == (
+        "error: the stream worker exited with code 1: the pseudonymization key has 5 bytes; "
+        f"at least 32 are needed (log: {log})"
+    )
 
 
 def children_of(pid: int) -> set[int]:

@@ -15,7 +15,7 @@ from rich.table import Table
 from aggregates.build import Built, Recomputed, build
 from aggregates.query import Format, run_query, write_result
 from aggregates.tables import AGGREGATES
-from usage_pipeline.cli.console import err, out
+from usage_pipeline.cli.console import err, fail, out
 from usage_pipeline.settings import load_settings
 
 app = typer.Typer(
@@ -121,8 +121,7 @@ def query_command(
     try:
         result = run_query(settings.aggregate.database, sql)
     except (FileNotFoundError, duckdb.Error) as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        fail(str(exc))
     if fmt is not None and output is not None:
         write_result(result, fmt, output)
         err.print(f"{result.num_rows:,} rows written to {output}", highlight=False)

@@ -5,15 +5,27 @@ from __future__ import annotations
 import sys
 
 import typer
+from confluent_kafka import KafkaError, KafkaException
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from broker.admin import ClusterUnreachableError
+from broker.admin import ClusterUnreachableError, TopicCreationError
 from broker.local import BrokerError
+from broker.security import MissingCredentialsError
 from producers.collect.tokens import TokenFileError
+from producers.publisher import DeliveryFailedError
 from schemas.contracts import ContractViolation
 from streams.policy.loader import PolicyError
 from streams.secret_key import PseudonymizationKeyError
+from streams.sink.arrow_schema import OutputSchemaError
+from streams.sink.compact import CompactionError
+from streams.sink.convert import RecordError
+from streams.supervisor import ProcessExitedError
+from streams.worker.loop import AssignmentError
+from streams.worker.ordering import FenceUnansweredError
+from streams.worker.run import TopicLayoutError
+from streams.worker.salt_log import SaltLogError
+from streams.worker.transaction import FatalTransactionError
 from usage_pipeline.cli import (
     aggregate,
     audit,
@@ -27,7 +39,7 @@ from usage_pipeline.cli import (
     stream,
     subject,
 )
-from usage_pipeline.cli.console import configure_logging, err
+from usage_pipeline.cli.console import configure_logging, err, fail
 
 # Tracebacks with local variables could print personal data: never show them.
 app = typer.Typer(
@@ -50,14 +62,30 @@ app.add_typer(subject.app, name="subject")
 app.command("report")(report.report)
 app.command("collect")(collect.collect)
 
+# Failures a user can meet and act on: one line on stderr (their messages name places,
+# settings and reasons, never personal data), exit code 1.
 USER_ERRORS = (
+    AssignmentError,
     BrokerError,
     ClusterUnreachableError,
+    CompactionError,
     ContractViolation,
+    DeliveryFailedError,
+    FatalTransactionError,
+    FenceUnansweredError,
+    KafkaException,  # a fatal client error: refused by an ACL, fenced, broker gone
+    MissingCredentialsError,
+    OSError,  # a file or folder that cannot be read or written; names the path
+    OutputSchemaError,
     PolicyError,
+    ProcessExitedError,
     PseudonymizationKeyError,
+    RecordError,
+    SaltLogError,
     SettingsError,  # names the setting and its source, never the value
     TokenFileError,  # names the line, never the token
+    TopicCreationError,
+    TopicLayoutError,
     ValidationError,
 )
 
@@ -72,9 +100,19 @@ def _configure(
 
 
 def main() -> None:
-    """Run the CLI; known failures print one line on stderr and exit 1."""
+    """Run the CLI; known failures print one line on stderr and exit 1, Ctrl-C exits 130."""
     try:
         app()
     except USER_ERRORS as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
+        fail(describe(exc))
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        sys.exit(130)
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong, for a person: a Kafka error by its name and text, else the message."""
+    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    if isinstance(error, KafkaError):
+        return f"Kafka: {error.name()}: {error.str()}"
+    return str(exc)

@@ -15,22 +15,43 @@ from streams.policy.diff import diff as policy_diff
 from streams.policy.diff import output_changes
 from streams.policy.dry_run import dry_run as run_dry
 from streams.policy.explain import markdown, parameters, table
-from streams.policy.loader import load_policy
+from streams.policy.loader import load_policy, policy_path
 from usage_pipeline.cli.console import out
 from usage_pipeline.settings import load_settings
 
 app = typer.Typer(
-    help="Check, explain, compare and try the anonymization policy (config/anonymization.yaml).",
+    help="Show, check, explain, compare and try the anonymization policy "
+    "(config/anonymization.yaml, shipped with the package).",
     no_args_is_help=True,
 )
 
 POLICY_OPTION = typer.Option(
-    None, "--policy", "-p", help="Policy file; default: stream.policy_file from the settings."
+    None,
+    "--policy",
+    "-p",
+    help="Policy file; default: stream.policy_file from the settings, else the one shipped "
+    "with the package.",
 )
 
 
 def _policy_path(path: Path | None) -> Path:
-    return path or load_settings().stream.policy_file
+    return policy_path(path or load_settings().stream.policy_file)
+
+
+@app.command()
+def show(policy: Path | None = POLICY_OPTION) -> None:
+    """Print the path and version of the policy in force, and where its choice comes from."""
+    configured = load_settings().stream.policy_file
+    path = policy_path(policy or configured)
+    compiled = load_policy(path)
+    if policy is not None:
+        chosen = "--policy"
+    elif configured is not None:
+        chosen = "setting stream.policy_file"
+    else:
+        chosen = "shipped with the package"
+    out.print(f"{path.resolve()}", highlight=False, markup=False, soft_wrap=True)
+    out.print(f"version {compiled.version} ({chosen})", highlight=False, markup=False)
 
 
 @app.command()

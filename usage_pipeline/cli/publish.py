@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -14,10 +15,10 @@ from broker.local import client_cluster
 from broker.security import address
 from producers import simulated
 from producers.emit import Rejection, emit_lines
-from producers.publisher import EventPublisher
+from producers.publisher import EventPublisher, PublishStats
 from producers.simulator import SimulationConfig
 from producers.topics import ensure_raw_topics
-from usage_pipeline.cli.console import err, out
+from usage_pipeline.cli.console import err, fail, out
 from usage_pipeline.settings import Settings, load_settings
 
 
@@ -46,16 +47,14 @@ def emit(
     Each invalid line is reported with its number and reason (never its content). Counts
     are printed at the end; the exit code is 1 when any line was rejected.
     """
+    lines = _open_input(file)
     settings = load_settings()
     connect(settings)
 
     def report(rejection: Rejection) -> None:
         err.print(f"line {rejection.line}: {rejection.reason}", highlight=False, markup=False)
 
-    with (
-        sys.stdin.buffer if file == "-" else Path(file).open("rb") as lines,
-        open_publisher(settings) as publisher,
-    ):
+    with lines, open_publisher(settings) as publisher:
         result = emit_lines(lines, publisher, stop_at_first_error=fail_fast, on_rejection=report)
     stopped = " (stopped at the first error)" if result.stopped_early else ""
     out.print(
@@ -64,6 +63,17 @@ def emit(
     )
     if result.rejected:
         raise typer.Exit(1)
+
+
+def _open_input(file: str) -> BinaryIO:
+    """Standard input for '-', else the file opened for reading; a usage error (exit 2) in
+    one line when it cannot be read."""
+    if file == "-":
+        return sys.stdin.buffer
+    try:
+        return Path(file).open("rb")
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}", 2)
 
 
 def simulate_command(
@@ -114,9 +124,17 @@ def publish_simulation(settings: Settings, config: SimulationConfig, out_file: P
 
         if out_file is None:
             connect(settings)
-            with open_publisher(settings) as publisher:
-                simulated.publish_simulation(publisher, config, advance)
+            publish_events(settings, config, advance)
         else:
             with out_file.open("wb") as sink:
                 simulated.write_simulation(sink, config, advance)
         progress.update(task, completed=config.events)
+
+
+def publish_events(
+    settings: Settings, config: SimulationConfig, on_progress: simulated.Progress
+) -> PublishStats:
+    """Publish ``config``'s events as the producer; what was published, once acknowledged."""
+    with open_publisher(settings) as publisher:
+        simulated.publish_simulation(publisher, config, on_progress)
+    return publisher.stats

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from aggregates.report import write_report
-from usage_pipeline.cli.console import err
+from usage_pipeline.cli.console import err, fail
 from usage_pipeline.settings import load_settings
 
 
@@ -26,6 +26,5 @@ def report(
     try:
         path = write_report(settings.sink.lake_dir, output)
     except FileNotFoundError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        fail(str(exc))
     err.print(f"report written to {path}", highlight=False)

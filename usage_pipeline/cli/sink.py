@@ -16,7 +16,7 @@ from streams.sink.layout import LakeLayout
 from streams.sink.retention import RetentionError, delete_partition, empty_trash, expired_partitions
 from streams.sink.sink import LakeSink
 from streams.topics import ensure_stream_topics
-from usage_pipeline.cli.console import err, out
+from usage_pipeline.cli.console import err, fail, out
 from usage_pipeline.cli.publish import connect
 from usage_pipeline.settings import load_settings
 
@@ -122,8 +122,7 @@ def retention(
     try:
         expired = expired_partitions(layout, policy.purposes, settings.sink.retention_days, today)
     except RetentionError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        fail(str(exc))
     table = Table(title=f"Partitions past retention on {today} ({layout.root})")
     table.add_column("purpose")
     table.add_column("event date")

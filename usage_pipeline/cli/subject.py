@@ -12,7 +12,7 @@ from subjects.export import export, to_json
 from subjects.receipt import RECEIPTS_DIR
 from subjects.scope import open_scope
 from usage_pipeline.cli.audit import _progress
-from usage_pipeline.cli.console import err, out
+from usage_pipeline.cli.console import err, fail, out
 from usage_pipeline.settings import load_settings
 
 app = typer.Typer(
@@ -89,8 +89,7 @@ def erase_command(
         with _progress() as progress:
             receipt = erase(scope, progress, wait, lambda text: err.print(text, highlight=False))
     except PipelineBusyError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        fail(str(exc))
     path = receipt.write(receipt_dir or settings.sink.lake_dir / RECEIPTS_DIR)
     found = "nothing found" if receipt.empty else "erased"
     out.print(f"Subject {found}; receipt {path}", highlight=False)

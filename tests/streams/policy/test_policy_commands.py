@@ -9,16 +9,21 @@ from pathlib import Path
 
 import orjson
 
+from streams.policy.loader import load_policy
+
 REPO = Path(__file__).resolve().parents[3]
 POLICY = REPO / "config" / "anonymization.yaml"
 EXAMPLES = REPO / "schemas" / "examples"
 
 
-def cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, stdin: bytes | None = None, cwd: Path = REPO, **env: str
+) -> subprocess.CompletedProcess:
+    settings_free = {k: v for k, v in os.environ.items() if not k.startswith("USAGE_PIPELINE_")}
     return subprocess.run(
         [sys.executable, "-m", "usage_pipeline", "policy", *args],
-        cwd=REPO, input=stdin, capture_output=True, timeout=60, check=False,
-        env={**os.environ, "COLUMNS": "250"},
+        cwd=cwd, input=stdin, capture_output=True, timeout=60, check=False,
+        env={**settings_free, "COLUMNS": "250", **env},
     )  # fmt: skip
 
 
@@ -26,6 +31,35 @@ def test_validate_accepts_the_shipped_policy():
     result = cli("validate")
     assert result.returncode == 0, result.stderr
     assert b"is valid: version sha256:" in result.stdout
+
+
+def test_validate_and_show_find_the_shipped_policy_from_any_directory(tmp_path):
+    version = load_policy(POLICY).version
+    validated = cli("validate", cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr
+    assert f"is valid: version {version}".encode() in validated.stdout
+    shown = cli("show", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    path, line = shown.stdout.decode().splitlines()
+    assert Path(path).read_bytes() == POLICY.read_bytes()  # config/anonymization.yaml
+    assert line == f"version {version} (shipped with the package)"
+
+
+def test_a_policy_given_by_setting_or_option_wins_over_the_shipped_one(tmp_path):
+    by_setting, by_option = tmp_path / "setting.yaml", tmp_path / "option.yaml"
+    by_setting.write_text(POLICY.read_text() + "\n# reviewed again\n")
+    by_option.write_text(POLICY.read_text() + "\n# proposed\n")
+    setting = {"USAGE_PIPELINE_STREAM__POLICY_FILE": str(by_setting)}
+    shown = cli("show", cwd=tmp_path, **setting).stdout.decode().splitlines()
+    assert shown == [
+        str(by_setting),
+        f"version {load_policy(by_setting).version} (setting stream.policy_file)",
+    ]
+    shown = cli("show", "--policy", str(by_option), cwd=tmp_path, **setting)
+    assert shown.stdout.decode().splitlines() == [
+        str(by_option),
+        f"version {load_policy(by_option).version} (--policy)",
+    ]
 
 
 def test_validate_lists_every_problem_and_exits_1(tmp_path):

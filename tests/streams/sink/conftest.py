@@ -28,8 +28,8 @@ from streams.policy.loader import load_policy
 from streams.processor import Processor
 from streams.sink.arrow_schema import partitioning
 from streams.sink.layout import DATA_DIR
-from streams.sink.sink import LakeSink, SinkStats, sink_topics
-from streams.topics import ensure_stream_topics
+from streams.sink.sink import LakeSink, SinkStats
+from streams.topics import clean_topics, ensure_stream_topics
 from usage_pipeline.settings import (
     KafkaSettings,
     ProducerSettings,
@@ -62,7 +62,7 @@ def clean_outputs(events: int, seed: int, days: int = 3, namespace: str = "") ->
     )
     today = dt.datetime.now(dt.UTC).date()
     config = SimulationConfig(events=events, days=days, seed=seed, until=today)
-    clean = set(sink_topics(POLICY, namespace))
+    clean = set(clean_topics(POLICY, namespace))
     outputs = []
     for event in simulate(config):
         outcome = processor.process(orjson.dumps(event), Source("raw", 0, 0), GRANTED_ALL.get)
