@@ -282,9 +282,26 @@ class Contracts:
         self, payload: bytes | str, max_bytes: int = DEFAULT_MAX_EVENT_BYTES
     ) -> dict[str, Any]:
         """Decode one JSON event (size, strict JSON, 64-bit ints, unique keys) and validate it."""
+        if type(payload) is bytes and len(payload) <= max_bytes:
+            # The usual case in one go: a document that re-encodes to itself (see
+            # _may_have_lost) and meets its contract. Anything else takes the path below,
+            # which finds the reason.
+            try:
+                event = orjson.loads(payload)
+                if (
+                    type(event) is dict
+                    and orjson.dumps(event, option=orjson.OPT_STRICT_INTEGER) == payload
+                ):
+                    validator = self._validators.get(
+                        (event.get("event_type"), event.get("schema_version"))
+                    )
+                    if validator is not None and validator.is_valid(event):
+                        return event
+            except (TypeError, ValueError):  # orjson's errors, an unhashable type or version
+                pass
         raw = _check_size(payload, max_bytes)
         event = _decode(raw)
-        if _NINETEEN_DIGITS in raw.translate(_DIGITS_TO_ZERO) or _may_repeat_a_key(raw, event):
+        if _may_have_lost(raw, event):
             violation = _strict_problem(_strict_tree(raw))
             if violation is not None:
                 raise violation
@@ -298,7 +315,7 @@ class Contracts:
         items = _decode(raw)
         if not isinstance(items, list):
             raise ContractViolation(ROOT, "must be a JSON array of events")
-        if _NINETEEN_DIGITS in raw.translate(_DIGITS_TO_ZERO) or _may_repeat_a_key(raw, items):
+        if _may_have_lost(raw, items):
             tree = _strict_tree(raw)
             for index, element in enumerate(tree):
                 violation = _strict_problem(element)
@@ -560,21 +577,27 @@ def _json_reason(exc: orjson.JSONDecodeError) -> str:
     return f"is not valid JSON: {message} (line {exc.lineno}, column {exc.colno})"
 
 
-def _may_repeat_a_key(raw: bytes, decoded: object) -> bool:
-    """False only when no object in ``raw`` repeats a key (orjson silently keeps the last one).
+def _may_have_lost(raw: bytes, decoded: object) -> bool:
+    """False only when orjson's decoding of ``raw`` lost nothing: no object repeats a key
+    (orjson silently keeps the last one) and no integer is beyond int64 (orjson widens those).
 
-    A document that re-encodes to itself has lost no key (our producers write with orjson).
-    Otherwise, colons are counted: outside strings each separates a key from its value; inside
-    strings, each raw colon decodes to one colon unless it is spelled ``\\u003a``, and orjson
-    writes colons as they are. So without that escape, re-encoding loses colons exactly when a
-    key was dropped.
+    A document that re-encodes to itself with integers held to 53 bits lost neither (our
+    producers write with orjson): no key was dropped, and orjson decodes an integer literal
+    beyond int64 to a float, which re-encodes as a float, or to an int beyond 53 bits, which
+    that encoding refuses. Otherwise a run of 19 digits (the shortest integer beyond int64)
+    is looked for, at C speed with bytes.translate, and colons are counted: outside strings
+    each separates a key from its value; inside strings, each raw colon decodes to one colon
+    unless it is spelled ``\\u003a``, and orjson writes colons as they are. So without that
+    escape, re-encoding loses colons exactly when a key was dropped.
     """
     try:
-        encoded = orjson.dumps(decoded)
-    except orjson.JSONEncodeError:  # deeper than orjson encodes: let the exact check decide
+        encoded = orjson.dumps(decoded, option=orjson.OPT_STRICT_INTEGER)
+    except orjson.JSONEncodeError:  # beyond 53 bits, or deeper than orjson encodes
         return True
     if encoded == raw:
         return False
+    if _NINETEEN_DIGITS in raw.translate(_DIGITS_TO_ZERO):
+        return True
     if _ESCAPED_COLON_PREFIX in raw and (_ESCAPED_COLON in raw or _ESCAPED_COLON_UPPER in raw):
         return True
     return raw.count(b":") != encoded.count(b":")

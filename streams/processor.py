@@ -6,12 +6,13 @@ loop both call ``Processor.process``; it never raises for a bad event.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import version
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -19,11 +20,12 @@ from schemas.contracts import DEFAULT_MAX_EVENT_BYTES, Contracts, ContractViolat
 from schemas.keys import CONSENT_KEY_SEPARATOR, consent_key, partition_for, subject_id
 from schemas.topics import CONSENT_FAMILY, DEAD_LETTER, KEY_LINKS, raw_topic
 from streams.anonymize.scrub import scrub_text
-from streams.anonymizer import Anonymizer
+from streams.anonymizer import Anonymizer, Build
 from streams.consent import WITHDRAWN, ConsentState, apply_change, consent_for, epoch_us
 from streams.deadletter import Source, dead_letter
 from streams.key_links import KeyLink, RecentLinks
 from streams.output import Output
+from streams.policy.model import Consent, Plan
 
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d3a52-3c41-4d0e-9a57-3f0b1c9e2d74")
 SOURCE_NAME = "usage-pipeline-stream"
@@ -32,14 +34,34 @@ REHOMED_HEADER = "usage-pipeline.rehomed"
 _INDEX = re.compile(r"\[\d+\]")
 
 
-@dataclass
+@dataclass(slots=True)  # made per event: see Output
 class Outcome:
     """What one raw record produced, and the subject's new consent state if it changed."""
 
-    outputs: list[Output] = field(default_factory=list)
+    outputs: list[Output]
     consent_update: tuple[str, ConsentState] | None = None
-    decisions: list[tuple[str, str]] = field(default_factory=list)  # (purpose, consent)
+    decisions: Sequence[tuple[str, str]] = ()  # (purpose, consent)
     dead_letter: tuple[str, str] | None = None  # (stage, reason class), for metrics
+
+
+class Target(NamedTuple):
+    """One purpose's output of one event type under one consent state, compiled once."""
+
+    topic: str
+    # The clean record, as Anonymizer.apply makes it, ending with purpose, consent, policy
+    # version and key id (compiled in: cheaper than adding them to each record).
+    build: Build
+    decision: tuple[str, str]  # (purpose, consent)
+    plan: Plan
+    links: bool  # whether the plan can make key links (Anonymizer.links)
+
+
+class Route(NamedTuple):
+    """One purpose an event type feeds: its target under each consent state (None: skip)."""
+
+    purpose: str
+    consent_required: bool
+    targets: dict[Consent, Target | None]
 
 
 class Processor:
@@ -64,9 +86,17 @@ class Processor:
         self.dead_letter_topic = DEAD_LETTER.full_name(namespace)
         self.key_links_topic = KEY_LINKS.full_name(namespace)
         self._recent_links = RecentLinks()
-        self._metadata = {
-            "policy_version": self.policy.version,
-            "key_id": anonymizer.pseudonymizer.key_id,
+        self._parse = functools.partial(contracts.parse, max_bytes=max_event_bytes)  # no frame
+        self.routes = {
+            event_type: tuple(self._route_of(event_type, purpose) for purpose in purposes)
+            for event_type, purposes in self.policy.routes.items()
+        }
+        # Event type -> whether its subject's consent state is read at all: for a route
+        # that needs consent, or because the event may change it.
+        self.reads_consent = {
+            event_type: event_type in CONSENT_CHANGING_TYPES
+            or any(route.consent_required for route in routes)
+            for event_type, routes in self.routes.items()
         }
 
     def process(
@@ -82,7 +112,7 @@ class Processor:
         not on its subject's partition or not under its compaction key is also copied there.
         """
         try:
-            event = self.contracts.parse(payload, max_bytes=self.max_event_bytes)
+            event = self._parse(payload)
         except ContractViolation as violation:
             field_class = _INDEX.sub("[]", violation.field)
             return self._dead_letter(payload, source, "validate", str(violation), field_class)
@@ -92,6 +122,10 @@ class Processor:
             reason = f"{type(exc).__name__}: {scrub_text(str(exc))[:200]}"
             return self._dead_letter(payload, source, "anonymize", reason, type(exc).__name__)
 
+    def parse(self, payload: bytes) -> dict[str, Any]:
+        """The event in ``payload`` if it meets its contract, else raise ContractViolation."""
+        return self._parse(payload)
+
     def _route(
         self,
         event: Mapping[str, Any],
@@ -100,48 +134,77 @@ class Processor:
         key: bytes | None,
         consent_of: Callable[[str], ConsentState | None],
     ) -> Outcome:
-        subject = subject_id(event)
-        state = consent_of(subject)
-        occurred = epoch_us(event["occurred_at"])
-        outcome = Outcome()
         event_type = event["event_type"]
-        changed = _consent_change(event, state)
+        outputs: list[Output] = []
+        consent_update = None
+        state = None  # never read when no route of this type needs consent
+        if self.reads_consent[event_type]:
+            subject = subject_id(event)
+            state = consent_of(subject)
+            changed = consent_change(event, state)
+        else:
+            changed = None
         if changed is not None:
             state = changed
-            outcome.consent_update = (subject, state)
+            consent_update = (subject, state)
             if event_type == "email.activity":
-                outcome.outputs.append(self._withdrawal_from_unsubscribe(event))
+                outputs.append(self._withdrawal_from_unsubscribe(event))
             elif key is not None and not self._placed_right(event, source.partition, key):
-                outcome.outputs.append(self._rehomed(event, payload))
+                outputs.append(self._rehomed(event, payload))
                 if source.partition != self._partition_of(subject):
-                    outcome.consent_update = None  # its owner applies the moved copy
+                    consent_update = None  # its owner applies the moved copy
+        decisions = []
         links: list[KeyLink] = []
-        for purpose_name in self.policy.routes[event_type]:
-            purpose = self.policy.purposes[purpose_name]
-            consent = consent_for(state, purpose_name, occurred, purpose.consent_required)
-            plan = self.policy.plan(event_type, purpose_name, consent)
-            if plan.skips:
+        event_key = event["event_id"].encode()
+        occurred = None  # parsed once, and only for a route that needs consent
+        for purpose, required, targets in self.routes[event_type]:
+            # Without consent required, consent_for's answer is known: the call is saved.
+            if required:
+                if occurred is None:
+                    occurred = epoch_us(event["occurred_at"])
+                consent = consent_for(state, purpose, occurred, True)
+            else:
+                consent = Consent.NOT_REQUIRED
+            target = targets[consent]
+            if target is None:
                 continue
-            record = self.anonymizer.apply(event, plan)
-            record["purpose"] = purpose_name
-            record["consent"] = consent.value
-            record.update(self._metadata)
-            outcome.decisions.append((purpose_name, consent.value))
-            outcome.outputs.append(
-                Output(
-                    self.namespace + purpose.output,
-                    event["event_id"].encode(),
-                    orjson.dumps(record),
-                )
+            record = target.build(event)
+            decisions.append(target.decision)
+            outputs.append(Output(target.topic, event_key, orjson.dumps(record)))
+            if target.links:
+                links += self.anonymizer.links(event, target.plan)
+        if links:
+            # Remembered only once the event cannot fail any more: a dead letter loses no link.
+            outputs.extend(
+                Output(self.key_links_topic, link.key, link.to_json())
+                for link in links
+                if self._recent_links.first_time(link)
             )
-            links += self.anonymizer.links(event, plan)
-        # Remembered only once the event cannot fail any more: a dead letter loses no link.
-        outcome.outputs.extend(
-            Output(self.key_links_topic, link.key, link.to_json())
-            for link in links
-            if self._recent_links.first_time(link)
-        )
-        return outcome
+        return Outcome(outputs, consent_update, decisions)
+
+    def _route_of(self, event_type: str, purpose: str) -> Route:
+        """What an event type's records become for ``purpose``, under each consent state."""
+        policy = self.policy
+        targets: dict[Consent, Target | None] = {}
+        for consent in policy.consent_states(purpose):
+            plan = policy.plan(event_type, purpose, consent)
+            if plan.skips:
+                targets[consent] = None
+                continue
+            trailer = {
+                "purpose": purpose,
+                "consent": consent.value,
+                "policy_version": policy.version,
+                "key_id": self.anonymizer.pseudonymizer.key_id,
+            }
+            targets[consent] = Target(
+                self.namespace + policy.purposes[purpose].output,
+                self.anonymizer.builder(plan, trailer),
+                (purpose, consent.value),
+                plan,
+                self.anonymizer.links_any(plan),
+            )
+        return Route(purpose, policy.purposes[purpose].consent_required, targets)
 
     def replay_consent(
         self, payload: bytes, partition: int, consent_of: Callable[[str], ConsentState | None]
@@ -149,13 +212,13 @@ class Processor:
         """The state a consent record read on ``partition`` leads to, producing nothing (to
         rebuild state); None when it changes nothing here."""
         try:
-            event = self.contracts.parse(payload, max_bytes=self.max_event_bytes)
+            event = self.parse(payload)
         except ContractViolation:
             return None
         subject = subject_id(event)
         if partition != self._partition_of(subject):
             return None  # a misplaced record: its moved copy counts, on the right partition
-        changed = _consent_change(event, consent_of(subject))
+        changed = consent_change(event, consent_of(subject))
         return None if changed is None else (subject, changed)
 
     def forget_written_links(self) -> None:
@@ -241,8 +304,13 @@ def forget_consent(
     return subject, state or None
 
 
-def _consent_change(event: Mapping[str, Any], state: ConsentState | None) -> ConsentState | None:
-    """The subject's new consent state if ``event`` changes it, else None."""
+# The only event types consent_change can answer for with a new state.
+CONSENT_CHANGING_TYPES = frozenset({"consent.changed", "email.activity"})
+
+
+def consent_change(event: Mapping[str, Any], state: ConsentState | None) -> ConsentState | None:
+    """The subject's new consent state if ``event`` changes it, else None (always None for
+    types outside CONSENT_CHANGING_TYPES)."""
     properties = event["properties"]
     if event["event_type"] == "consent.changed":
         effective = epoch_us(properties["effective_at"])

@@ -7,6 +7,9 @@ recompute an id. Every worker process must use the same salt for a day, or one v
 once per worker: a ``SaltLog`` lets them agree (``streams/worker/salt_log.py`` keeps it in a
 compacted topic). An event arriving after its day's salt was destroyed gets a new salt for
 that day, so it may count its visitor twice; nothing can link the two.
+
+Visitors send many requests a day: the ids made with a day's salt are remembered with it
+(bounded), and go when it goes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 SALT_LIFETIME_S = 48 * 3600
+IDS_PER_DAY = 16_384  # visitor ids remembered per day's salt; forgotten all at once when full
 
 
 class SaltLog(Protocol):
@@ -43,6 +47,26 @@ class PrivateSalts:
         """Nothing is kept outside the process."""
 
 
+class _Day:
+    """One day's salt, as a keyed hash, when it is destroyed, and the ids made with it."""
+
+    __slots__ = ("destroy_at", "ids", "keyed")
+
+    def __init__(self, salt: bytes, destroy_at: float) -> None:
+        self.destroy_at = destroy_at
+        self.keyed = hashlib.blake2b(key=salt, digest_size=16)
+        self.ids: dict[str, str] = {}
+
+    def new_id(self, material: str) -> str:
+        """The id of ``material`` under this salt, computed and remembered."""
+        if len(self.ids) >= IDS_PER_DAY:
+            self.ids.clear()
+        digest = self.keyed.copy()  # the same digest as keying a new hash, for less
+        digest.update(material.encode())
+        found = self.ids[material] = digest.hexdigest()
+        return found
+
+
 class VisitorSalts:
     """One random salt per UTC day, destroyed ``lifetime_s`` after it was made."""
 
@@ -55,34 +79,36 @@ class VisitorSalts:
         self.lifetime_s = lifetime_s
         self._clock = clock
         self._log = log or PrivateSalts()
-        self._salts: dict[str, tuple[bytes, float]] = {}  # day -> (salt, destroy at)
+        self._days: dict[str, _Day] = {}
 
     def visitor_id(self, ip: Any, event: Mapping[str, Any]) -> str:
         """The visitor id of an event's IP on the event's day."""
-        salt = self._salt(str(event["occurred_at"])[:10])
         context = event.get("context") or {}
         material = "\x00".join((str(ip), context.get("user_agent", ""), context.get("host", "")))
-        return hashlib.blake2b(material.encode(), key=salt, digest_size=16).hexdigest()
+        day = str(event["occurred_at"])[:10]
+        entry = self._days.get(day)
+        if entry is None or self._clock() >= entry.destroy_at:
+            entry = self._new_day(day)
+        found = entry.ids.get(material)  # the usual case, without a call
+        return entry.new_id(material) if found is None else found
 
     def days(self) -> list[str]:
         """The days whose salt this process still holds (expired ones are destroyed first)."""
         self.destroy_expired()
-        return sorted(self._salts)
+        return sorted(self._days)
 
     def destroy_expired(self) -> None:
         """Destroy every salt past its lifetime, here and in the log."""
         now = self._clock()
-        expired = [day for day, (_, destroy_at) in self._salts.items() if now >= destroy_at]
+        expired = [day for day, entry in self._days.items() if now >= entry.destroy_at]
         for day in expired:
-            del self._salts[day]
+            del self._days[day]
         if expired:
             self._log.destroy(expired)
 
-    def _salt(self, day: str) -> bytes:
-        entry = self._salts.get(day)
-        if entry is not None and self._clock() < entry[1]:
-            return entry[0]
+    def _new_day(self, day: str) -> _Day:
+        """``day``'s salt once this process has none, or its salt expired (destroyed here)."""
         self.destroy_expired()
         salt, made_at = self._log.agree(day, secrets.token_bytes(32), self._clock())
-        self._salts[day] = (salt, made_at + self.lifetime_s)
-        return salt
+        entry = self._days[day] = _Day(salt, made_at + self.lifetime_s)
+        return entry

@@ -1,5 +1,6 @@
 """Contracts.parse(): size limit, strict JSON decoding, then validation."""
 
+import copy
 import json
 
 import orjson
@@ -274,3 +275,47 @@ def test_duplicate_key_is_the_reason_exactly_when_an_object_repeats_a_key(contra
     # None of these documents is an event, so parse always raises; the question is why.
     violation = parse_violation(contracts, dump(document).encode())
     assert (violation.reason == "duplicate key") == repeats_a_key(document)
+
+
+def outcome(contracts, payload: bytes) -> tuple[str, object]:
+    """What parse makes of ``payload``: the event, or the violation's field and reason."""
+    try:
+        return "event", contracts.parse(payload)
+    except ContractViolation as violation:
+        return "violation", (violation.field, violation.reason)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children)
+    ),
+    max_leaves=6,
+)
+
+
+@given(data=st.data(), value=json_values)
+def test_orjson_s_own_bytes_and_any_other_spelling_of_an_event_parse_alike(
+    contracts, examples, data, value
+):
+    """parse answers the compact bytes orjson writes (its fast path) as it answers the same
+    document spelled otherwise (the path that finds the reason)."""
+    event = copy.deepcopy(examples[data.draw(st.sampled_from(sorted(examples)))])
+    section = data.draw(st.sampled_from([None, "subject", "context", "properties"]))
+    target = event if section is None else event.setdefault(section, {})
+    if target and data.draw(st.booleans()):  # else left valid
+        name = data.draw(st.sampled_from(sorted(target)) | st.text(max_size=6))
+        target[name] = value
+    try:
+        compact = orjson.dumps(event)
+    except orjson.JSONEncodeError:  # beyond 64 bits: orjson cannot write it, json can
+        compact = None
+    spaced = json.dumps(event, indent=1, ensure_ascii=False).encode()
+    if compact is not None:
+        assert outcome(contracts, compact) == outcome(contracts, spaced)
+    elif outcome(contracts, spaced)[0] == "event":
+        raise AssertionError("an integer beyond 64 bits was accepted")

@@ -19,7 +19,7 @@ from streams.anonymizer import Anonymizer
 from streams.consent import GRANTED
 from streams.deadletter import Source
 from streams.policy.loader import load_policy
-from streams.processor import Processor
+from streams.processor import CONSENT_CHANGING_TYPES, Processor, consent_change
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "schemas" / "examples").glob("*.json"))
@@ -130,3 +130,25 @@ def test_each_event_s_urls_lose_that_event_s_own_ids_and_no_other(processor):
         ("https://portal.example/people/jroe/:id", "https://portal.example/teams/:id"),
         ("https://portal.example/people/:id/asmith", "https://portal.example/teams/:id"),
     ]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
+def test_only_the_consent_changing_types_change_consent_whatever_they_say(example):
+    """The processor reads no consent state for other types without a route that needs it."""
+    event = orjson.loads(example.read_bytes())
+    for action in ("unsubscribed", event["properties"].get("action")):
+        if "action" in event["properties"]:
+            event["properties"]["action"] = action
+        changed = consent_change(event, None)
+        assert changed is None or event["event_type"] in CONSENT_CHANGING_TYPES
+
+
+def test_a_subject_s_consent_is_read_for_every_type_that_needs_or_changes_it(processor):
+    asked = []
+    for example in EXAMPLES:
+        event = orjson.loads(example.read_bytes())
+        asked.clear()
+        processor.process(example.read_bytes(), Source("t", 0, 0), lambda s: asked.append(s))
+        needs = any(route.consent_required for route in processor.routes[event["event_type"]])
+        if needs or event["event_type"] in CONSENT_CHANGING_TYPES:
+            assert asked, event["event_type"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
-from streams.visitors import VisitorSalts
+from streams.visitors import IDS_PER_DAY, VisitorSalts
 
 
 def traffic(day: str, ip: str = "198.51.100.7", agent: str = "Firefox") -> dict:
@@ -80,3 +81,31 @@ def test_an_expired_salt_is_destroyed_in_the_shared_log_too():
     now["t"] += 49 * 3600
     assert salts.days() == []
     assert log.destroyed == ["2026-11-01"] and log.offers == {}
+
+
+def test_ids_remembered_with_a_salt_go_with_it_even_when_no_sweep_ran():
+    now = {"t": clock_at("2026-11-01")()}
+    salts = VisitorSalts(clock=lambda: now["t"])
+    before = salts.visitor_id("198.51.100.7", traffic("2026-11-01"))
+    assert salts.visitor_id("198.51.100.7", traffic("2026-11-01")) == before  # remembered
+    now["t"] += 48 * 3600
+    # The first id asked for after the lifetime is made with a new salt, not remembered.
+    assert salts.visitor_id("198.51.100.7", traffic("2026-11-01")) != before
+
+
+def test_a_day_that_meets_many_visitors_still_gives_each_one_id():
+    salts = VisitorSalts(clock=clock_at("2026-11-01"))
+    first = salts.visitor_id("198.51.100.7", traffic("2026-11-01"))
+    for n in range(IDS_PER_DAY + 1):  # more than are remembered: the cache starts over
+        salts.visitor_id(f"10.0.{n // 256}.{n % 256}", traffic("2026-11-01"))
+    assert salts.visitor_id("198.51.100.7", traffic("2026-11-01")) == first
+
+
+def test_a_visitor_id_is_the_keyed_blake2b_of_ip_user_agent_and_host():
+    """Workers of older and newer versions that share a salt must agree on every id."""
+    log = SharedLog()
+    salts = VisitorSalts(clock=clock_at("2026-11-01"), log=log)
+    visitor = salts.visitor_id("198.51.100.7", traffic("2026-11-01"))
+    salt, _ = log.offers["2026-11-01"]
+    material = b"198.51.100.7\x00Firefox\x00h"
+    assert visitor == hashlib.blake2b(material, key=salt, digest_size=16).hexdigest()
