@@ -34,13 +34,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from aggregates import disclosure, periods
-from aggregates.daily import register_partials, remove_stale
-from aggregates.disclosure import suppress, suppressed_count
-from aggregates.lake import CHUNK_BYTES, LAKE_VIEWS, connect, register_sources
-from aggregates.periods import Periods, runs
-from aggregates.publish import AGGREGATES_DIR, table_path, write_database, write_table
-from aggregates.state import (
+from usage_pipeline.aggregates import disclosure, periods
+from usage_pipeline.aggregates.daily import register_partials, remove_stale
+from usage_pipeline.aggregates.disclosure import suppress, suppressed_count
+from usage_pipeline.aggregates.lake import CHUNK_BYTES, LAKE_VIEWS, connect, register_sources
+from usage_pipeline.aggregates.periods import Periods, runs
+from usage_pipeline.aggregates.publish import (
+    AGGREGATES_DIR,
+    table_path,
+    write_database,
+    write_table,
+)
+from usage_pipeline.aggregates.state import (
     FORMAT,
     BuildState,
     Partition,
@@ -55,7 +60,7 @@ from aggregates.state import (
     state_path,
     write_state,
 )
-from aggregates.tables import AGGREGATES, Aggregate
+from usage_pipeline.aggregates.tables import AGGREGATES, Aggregate
 
 _LOCK_FILE = "_build.lock"
 # Tables computed at the same time, at most: each query's memory is bounded by its chunk

@@ -21,11 +21,11 @@ from pathlib import Path
 import duckdb
 import pyarrow.compute as pc
 
-from aggregates.lake import CHUNK_BYTES, SOURCE_SCHEMAS, quote, register_sources
-from aggregates.periods import runs
-from aggregates.publish import AGGREGATES_DIR, write_table
-from aggregates.state import Partition, PartitionKey, day_sizes, files_of
-from aggregates.tables import Aggregate
+from usage_pipeline.aggregates.lake import CHUNK_BYTES, SOURCE_SCHEMAS, quote, register_sources
+from usage_pipeline.aggregates.periods import runs
+from usage_pipeline.aggregates.publish import AGGREGATES_DIR, write_table
+from usage_pipeline.aggregates.state import Partition, PartitionKey, day_sizes, files_of
+from usage_pipeline.aggregates.tables import Aggregate
 
 DAILY_DIR = "_daily"
 DAILY_VIEW = "daily"

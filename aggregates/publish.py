@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from aggregates.lake import connect, create_lake_views
+from usage_pipeline.aggregates.lake import connect, create_lake_views
 
 AGGREGATES_DIR = "aggregates"
 DATA_FILE = "data.parquet"

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from aggregates.lake import connect
+from usage_pipeline.aggregates.lake import connect
 
 
 class Format(StrEnum):

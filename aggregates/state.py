@@ -19,8 +19,8 @@ from pathlib import Path
 
 import orjson
 
-from aggregates.lake import CLEAN_DIR, SOURCE_SCHEMAS
-from aggregates.publish import AGGREGATES_DIR, write_file
+from usage_pipeline.aggregates.lake import CLEAN_DIR, SOURCE_SCHEMAS
+from usage_pipeline.aggregates.publish import AGGREGATES_DIR, write_file
 
 STATE_FILE = "_build.json"
 FORMAT = 1

@@ -4,9 +4,9 @@
 topic and the logs; it reports each finding's place and kind, never the value.
 """
 
-from audit.detectors import Detector, Hit
-from audit.report import Allowance, Finding, Location, ScanReport, parse_allowance
-from audit.scan import DEFAULT_ALLOWANCES, ScanTargets, scan
+from usage_pipeline.audit.detectors import Detector, Hit
+from usage_pipeline.audit.report import Allowance, Finding, Location, ScanReport, parse_allowance
+from usage_pipeline.audit.scan import DEFAULT_ALLOWANCES, ScanTargets, scan
 
 __all__ = [
     "DEFAULT_ALLOWANCES",

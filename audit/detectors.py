@@ -26,8 +26,8 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from urllib.parse import unquote
 
-from streams.anonymize.email import AT_HINT
-from streams.anonymize.scrub import email_spans, visible_form
+from usage_pipeline.streams.anonymize.email import AT_HINT
+from usage_pipeline.streams.anonymize.scrub import email_spans, visible_form
 
 EMAIL = "email"
 IPV4 = "ipv4"

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from audit.detectors import CANARY
+from usage_pipeline.audit.detectors import CANARY
 
 MAX_KEPT_FINDINGS = 100_000  # beyond this only counts are kept
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from audit import sources
-from audit.detectors import Detector
-from audit.report import Allowance, Finding, ScanReport
-from broker.security import Cluster, address
-from streams.anonymize.scrub import scrub_text
+from usage_pipeline.audit import sources
+from usage_pipeline.audit.detectors import Detector
+from usage_pipeline.audit.report import Allowance, Finding, ScanReport
+from usage_pipeline.broker.security import Cluster, address
+from usage_pipeline.streams.anonymize.scrub import scrub_text
 
 # The marketing output keeps the e-mail address of subjects who granted marketing consent
 # (config/anonymization.yaml: marketing keeps subject.email and properties.recipient).

@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from aggregates.lake import LAKE_SCHEMA
-from audit.detectors import CANDIDATE, Detector
-from audit.report import Location
-from broker.admin import admin_client, iter_topic
-from broker.security import Cluster
+from usage_pipeline.aggregates.lake import LAKE_SCHEMA
+from usage_pipeline.audit.detectors import CANDIDATE, Detector
+from usage_pipeline.audit.report import Location
+from usage_pipeline.broker.admin import admin_client, iter_topic
+from usage_pipeline.broker.security import Cluster
 
 Item = tuple[Location, str]
 Advance = Callable[[int], None]

@@ -46,9 +46,9 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from aggregates.build import Recomputed, build  # noqa: E402
-from aggregates.lake import SOURCE_SCHEMAS  # noqa: E402
-from aggregates.tables import AGGREGATES  # noqa: E402
+from usage_pipeline.aggregates.build import Recomputed, build  # noqa: E402
+from usage_pipeline.aggregates.lake import SOURCE_SCHEMAS  # noqa: E402
+from usage_pipeline.aggregates.tables import AGGREGATES  # noqa: E402
 
 sys.path.append(str(_BENCH))
 import harness  # noqa: E402

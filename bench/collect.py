@@ -37,10 +37,10 @@ from pathlib import Path
 import harness
 import orjson
 
-from producers.collect.server import APP_FACTORY
-from producers.publisher import EventPublisher
-from producers.simulator import SimulationConfig, simulate
-from producers.topics import ensure_raw_topics
+from usage_pipeline.producers.collect.server import APP_FACTORY
+from usage_pipeline.producers.publisher import EventPublisher
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.producers.topics import ensure_raw_topics
 from usage_pipeline.settings import ProducerSettings
 
 BATCH = 100

@@ -11,8 +11,8 @@ import time
 import uuid
 from pathlib import Path
 
-from broker.admin import admin_client
-from broker.local import cluster_address, local_broker
+from usage_pipeline.broker.admin import admin_client
+from usage_pipeline.broker.local import cluster_address, local_broker
 from usage_pipeline.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent

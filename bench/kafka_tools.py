@@ -16,9 +16,9 @@ from pathlib import Path
 
 import orjson
 
-from broker.local import kafka_version
-from broker.maven import MavenError, copy_dependencies
-from producers.simulator import SimulationConfig, simulate
+from usage_pipeline.broker.local import kafka_version
+from usage_pipeline.broker.maven import MavenError, copy_dependencies
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
 from usage_pipeline.settings import ProducerSettings, Settings
 
 HERE = Path(__file__).with_name("kafka-tools")

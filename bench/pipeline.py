@@ -63,16 +63,16 @@ from rich.progress import (
 from sink import lake_sink
 from stream import run_baseline
 
-from broker.admin import consumer_lag, create_topics, topic_sizes
-from producers.publisher import EventPublisher
-from producers.simulator import SimulationConfig, simulate
-from producers.topics import ensure_raw_topics
-from schemas.topics import TopicSpec, raw_topics
-from streams.policy.loader import load_policy
-from streams.supervisor import WorkerProcess
-from streams.topics import clean_topics, ensure_stream_topics
+from usage_pipeline.broker.admin import consumer_lag, create_topics, topic_sizes
 from usage_pipeline.cli.console import err
+from usage_pipeline.producers.publisher import EventPublisher
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.producers.topics import ensure_raw_topics
+from usage_pipeline.schemas.topics import TopicSpec, raw_topics
 from usage_pipeline.settings import Settings, SinkSettings
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.supervisor import WorkerProcess
+from usage_pipeline.streams.topics import clean_topics, ensure_stream_topics
 
 REPO = harness.REPO
 POLICY_FILE = REPO / "config" / "anonymization.yaml"

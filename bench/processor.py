@@ -36,17 +36,17 @@ from typing import Any
 import harness
 import orjson
 
-from producers.simulator import SimulationConfig, simulate
-from schemas.contracts import ContractViolation, load_contracts
-from schemas.keys import subject_id
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymizer import Anonymizer
-from streams.consent import GRANTED, ConsentState, consent_for, epoch_us
-from streams.deadletter import Source
-from streams.output import Output
-from streams.policy.loader import load_policy
-from streams.policy.model import Consent
-from streams.processor import Processor, Target, consent_change
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.schemas.contracts import ContractViolation, load_contracts
+from usage_pipeline.schemas.keys import subject_id
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.consent import GRANTED, ConsentState, consent_for, epoch_us
+from usage_pipeline.streams.deadletter import Source
+from usage_pipeline.streams.output import Output
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.policy.model import Consent
+from usage_pipeline.streams.processor import Processor, Target, consent_change
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY = REPO / "config" / "anonymization.yaml"

@@ -33,15 +33,15 @@ import kafka_tools
 import orjson
 from confluent_kafka import Producer
 
-from broker.admin import create_topics
-from broker.clients import produce_blocking, producer_config
-from producers.publisher import POLL_EVERY, EventPublisher
-from producers.simulated import publish_simulation
-from producers.simulator import SimulationConfig, simulate
-from producers.topics import ensure_raw_topics
-from schemas.contracts import load_contracts
-from schemas.keys import subject_id
-from schemas.topics import TopicSpec, family_of, raw_topic
+from usage_pipeline.broker.admin import create_topics
+from usage_pipeline.broker.clients import produce_blocking, producer_config
+from usage_pipeline.producers.publisher import POLL_EVERY, EventPublisher
+from usage_pipeline.producers.simulated import publish_simulation
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.producers.topics import ensure_raw_topics
+from usage_pipeline.schemas.contracts import load_contracts
+from usage_pipeline.schemas.keys import subject_id
+from usage_pipeline.schemas.topics import TopicSpec, family_of, raw_topic
 from usage_pipeline.settings import load_settings
 
 UNTIL = dt.date(2026, 11, 1)

@@ -32,17 +32,17 @@ import harness
 import orjson
 from confluent_kafka import Consumer, KafkaError, Producer
 
-from broker.clients import produce_blocking, producer_config
-from producers.simulator import SimulationConfig, simulate
-from schemas.contracts import load_contracts
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymizer import Anonymizer
-from streams.deadletter import Source
-from streams.policy.loader import load_policy
-from streams.processor import Processor
-from streams.sink.sink import CONSUME_BATCH, LakeSink, consumer_config
-from streams.topics import clean_topics, ensure_stream_topics
+from usage_pipeline.broker.clients import produce_blocking, producer_config
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.schemas.contracts import load_contracts
 from usage_pipeline.settings import Settings, SinkSettings, load_settings
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.deadletter import Source
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.processor import Processor
+from usage_pipeline.streams.sink.sink import CONSUME_BATCH, LakeSink, consumer_config
+from usage_pipeline.streams.topics import clean_topics, ensure_stream_topics
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY_FILE = REPO / "config" / "anonymization.yaml"

@@ -31,22 +31,22 @@ import harness
 import orjson
 from confluent_kafka import Consumer, Producer
 
-from broker.admin import topic_sizes
-from broker.clients import produce_blocking, producer_config
-from producers.publisher import EventPublisher
-from producers.simulator import SimulationConfig, simulate
-from producers.topics import ensure_raw_topics
-from schemas.contracts import load_contracts
-from schemas.keys import consent_key, partition_for
-from schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymizer import Anonymizer
-from streams.deadletter import Source
-from streams.policy.loader import load_policy
-from streams.processor import Processor
-from streams.supervisor import WorkerProcess
-from streams.topics import ensure_stream_topics
+from usage_pipeline.broker.admin import topic_sizes
+from usage_pipeline.broker.clients import produce_blocking, producer_config
+from usage_pipeline.producers.publisher import EventPublisher
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.producers.topics import ensure_raw_topics
+from usage_pipeline.schemas.contracts import load_contracts
+from usage_pipeline.schemas.keys import consent_key, partition_for
+from usage_pipeline.schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
 from usage_pipeline.settings import load_settings
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.deadletter import Source
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.processor import Processor
+from usage_pipeline.streams.supervisor import WorkerProcess
+from usage_pipeline.streams.topics import ensure_stream_topics
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY = REPO / "config" / "anonymization.yaml"

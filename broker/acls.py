@@ -20,10 +20,10 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from broker.admin import admin_client
-from broker.local import local_broker
-from broker.security import Cluster
-from schemas.topics import TOPICS, Role
+from usage_pipeline.broker.admin import admin_client
+from usage_pipeline.broker.local import local_broker
+from usage_pipeline.broker.security import Cluster
+from usage_pipeline.schemas.topics import TOPICS, Role
 from usage_pipeline.settings import LocalRole, Settings
 
 ResourceKind = Literal["topic", "group", "transactional_id"]

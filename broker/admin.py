@@ -18,9 +18,9 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker.clients import LIBRDKAFKA_LOG
-from broker.security import Cluster, address, connection_config
-from schemas.topics import TopicSpec
+from usage_pipeline.broker.clients import LIBRDKAFKA_LOG
+from usage_pipeline.broker.security import Cluster, address, connection_config
+from usage_pipeline.schemas.topics import TopicSpec
 
 T = TypeVar("T")
 

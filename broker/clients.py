@@ -7,7 +7,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from broker.security import Cluster, connection_config
+from usage_pipeline.broker.security import Cluster, connection_config
 from usage_pipeline.settings import ProducerSettings
 
 # librdkafka's RD_KAFKA_PARTITION_UA, confluent-kafka's default for produce(partition=...).

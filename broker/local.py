@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from broker.admin import ClusterInfo, ClusterUnreachableError, wait_until_ready
-from broker.maven import MavenError, copy_dependencies, last_error_line
-from broker.security import Cluster
+from usage_pipeline.broker.admin import ClusterInfo, ClusterUnreachableError, wait_until_ready
+from usage_pipeline.broker.maven import MavenError, copy_dependencies, last_error_line
+from usage_pipeline.broker.security import Cluster
 from usage_pipeline.settings import KafkaSettings, LocalBrokerSettings, LocalRole, Settings
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from producers.publisher import EventPublisher
-from schemas.contracts import ContractViolation
+from usage_pipeline.producers.publisher import EventPublisher
+from usage_pipeline.schemas.contracts import ContractViolation
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,17 @@ from typing import Any, Self
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
-from broker.clients import produce_blocking, producer_config
-from broker.security import Cluster
-from schemas.contracts import (
+from usage_pipeline.broker.clients import produce_blocking, producer_config
+from usage_pipeline.broker.security import Cluster
+from usage_pipeline.schemas.contracts import (
     DEFAULT_MAX_EVENT_BYTES,
     ROOT,
     Contracts,
     ContractViolation,
     load_contracts,
 )
-from schemas.keys import consent_key, partition_for, subject_id
-from schemas.topics import CONSENT_FAMILY, family_of, raw_topic
+from usage_pipeline.schemas.keys import consent_key, partition_for, subject_id
+from usage_pipeline.schemas.topics import CONSENT_FAMILY, family_of, raw_topic
 from usage_pipeline.settings import ProducerSettings
 
 log = logging.getLogger(__name__)

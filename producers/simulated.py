@@ -10,8 +10,8 @@ from typing import BinaryIO
 
 import orjson
 
-from producers.publisher import EventPublisher
-from producers.simulator import SimulationConfig, simulate
+from usage_pipeline.producers.publisher import EventPublisher
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
 
 PROGRESS_EVERY = 10_000
 

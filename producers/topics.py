@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from broker.admin import create_topics
-from broker.security import Cluster
-from schemas.topics import RAW_TOPICS, TopicSettingsLike, topic_specs
+from usage_pipeline.broker.admin import create_topics
+from usage_pipeline.broker.security import Cluster
+from usage_pipeline.schemas.topics import RAW_TOPICS, TopicSettingsLike, topic_specs
 
 
 def ensure_raw_topics(cluster: Cluster, settings: TopicSettingsLike) -> None:

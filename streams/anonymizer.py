@@ -12,14 +12,14 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from streams.anonymize.email import email_domain
-from streams.anonymize.ip import truncate_ip
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymize.url import UrlCleaner, own_tokens
-from streams.anonymize.user_agent import generalize_user_agent
-from streams.key_links import KeyLink
-from streams.policy.model import KeyRotation, Plan, Policy
-from streams.visitors import VisitorSalts
+from usage_pipeline.streams.anonymize.email import email_domain
+from usage_pipeline.streams.anonymize.ip import truncate_ip
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymize.url import UrlCleaner, own_tokens
+from usage_pipeline.streams.anonymize.user_agent import generalize_user_agent
+from usage_pipeline.streams.key_links import KeyLink
+from usage_pipeline.streams.policy.model import KeyRotation, Plan, Policy
+from usage_pipeline.streams.visitors import VisitorSalts
 
 # (field name, output name, action, dotted path)
 Step = tuple[str, str, str, str]

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from streams.policy.model import Consent
+from usage_pipeline.streams.policy.model import Consent
 
 GRANTED = "granted"
 WITHDRAWN = "withdrawn"

@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 
-from streams.anonymize.scrub import EMAIL_PLACEHOLDER, scrub_text
-from streams.outline import outline
+from usage_pipeline.streams.anonymize.scrub import EMAIL_PLACEHOLDER, scrub_text
+from usage_pipeline.streams.outline import outline
 
 MAX_EXCERPT_BYTES = 4096
 MAX_REASON_CHARS = 1024

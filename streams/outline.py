@@ -21,7 +21,7 @@ from functools import cache
 
 import orjson
 
-from schemas.contracts import load_contracts
+from usage_pipeline.schemas.contracts import load_contracts
 
 INFINITY = float("inf")
 # Events have a hundred tokens or so; a bound keeps a flood of odd payloads cheap (about 2 us

@@ -16,16 +16,27 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from schemas.contracts import DEFAULT_MAX_EVENT_BYTES, Contracts, ContractViolation
-from schemas.keys import CONSENT_KEY_SEPARATOR, consent_key, partition_for, subject_id
-from schemas.topics import CONSENT_FAMILY, DEAD_LETTER, KEY_LINKS, raw_topic
-from streams.anonymize.scrub import scrub_text
-from streams.anonymizer import Anonymizer, Build
-from streams.consent import WITHDRAWN, ConsentState, apply_change, consent_for, epoch_us
-from streams.deadletter import Source, dead_letter
-from streams.key_links import KeyLink, RecentLinks
-from streams.output import Output
-from streams.policy.model import Consent, Plan
+from usage_pipeline.schemas.contracts import DEFAULT_MAX_EVENT_BYTES, Contracts, ContractViolation
+from usage_pipeline.schemas.keys import (
+    CONSENT_KEY_SEPARATOR,
+    consent_key,
+    partition_for,
+    subject_id,
+)
+from usage_pipeline.schemas.topics import CONSENT_FAMILY, DEAD_LETTER, KEY_LINKS, raw_topic
+from usage_pipeline.streams.anonymize.scrub import scrub_text
+from usage_pipeline.streams.anonymizer import Anonymizer, Build
+from usage_pipeline.streams.consent import (
+    WITHDRAWN,
+    ConsentState,
+    apply_change,
+    consent_for,
+    epoch_us,
+)
+from usage_pipeline.streams.deadletter import Source, dead_letter
+from usage_pipeline.streams.key_links import KeyLink, RecentLinks
+from usage_pipeline.streams.output import Output
+from usage_pipeline.streams.policy.model import Consent, Plan
 
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d3a52-3c41-4d0e-9a57-3f0b1c9e2d74")
 SOURCE_NAME = "usage-pipeline-stream"

@@ -19,9 +19,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from broker.admin import consumer_lag
-from broker.security import Cluster, address
-from schemas.topics import raw_topics
+from usage_pipeline.broker.admin import consumer_lag
+from usage_pipeline.broker.security import Cluster, address
+from usage_pipeline.schemas.topics import raw_topics
 
 STOP_TIMEOUT_S = 30.0
 CAUSE_CHARS = 300

@@ -3,11 +3,11 @@ salts; created as the registry (schemas/topics.py) says."""
 
 from __future__ import annotations
 
-from broker.admin import create_topics
-from broker.security import Cluster
-from schemas.topics import STREAM_TOPICS, TopicSettingsLike, topic_specs
-from streams.policy.model import Policy
-from streams.visitors import SALT_LIFETIME_S
+from usage_pipeline.broker.admin import create_topics
+from usage_pipeline.broker.security import Cluster
+from usage_pipeline.schemas.topics import STREAM_TOPICS, TopicSettingsLike, topic_specs
+from usage_pipeline.streams.policy.model import Policy
+from usage_pipeline.streams.visitors import SALT_LIFETIME_S
 
 
 def clean_topics(policy: Policy, namespace: str = "") -> dict[str, str]:

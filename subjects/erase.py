@@ -15,25 +15,25 @@ from collections.abc import Callable
 
 from confluent_kafka import Producer
 
-from aggregates.build import build
-from audit.scan import Progress, no_progress
-from broker.clients import producer_config
-from schemas.keys import partition_for
-from streams.policy.loader import policy_path
-from streams.sink.lock import lake_lock
-from subjects.expiry import topic_expiry
-from subjects.identity import subject_ref
-from subjects.locate import Findings, find_subject
-from subjects.quiesce import Lag, pipeline_lag, wait_until_idle
-from subjects.receipt import Receipt, file_sha256, now
-from subjects.rewrite import (
+from usage_pipeline.aggregates.build import build
+from usage_pipeline.audit.scan import Progress, no_progress
+from usage_pipeline.broker.clients import producer_config
+from usage_pipeline.schemas.keys import partition_for
+from usage_pipeline.streams.policy.loader import policy_path
+from usage_pipeline.streams.sink.lock import lake_lock
+from usage_pipeline.subjects.expiry import topic_expiry
+from usage_pipeline.subjects.identity import subject_ref
+from usage_pipeline.subjects.locate import Findings, find_subject
+from usage_pipeline.subjects.quiesce import Lag, pipeline_lag, wait_until_idle
+from usage_pipeline.subjects.receipt import Receipt, file_sha256, now
+from usage_pipeline.subjects.rewrite import (
     Rewritten,
     Tokens,
     delete_rows,
     remove_stale_temporaries,
     unlink_rows,
 )
-from subjects.scope import Scope
+from usage_pipeline.subjects.scope import Scope
 
 
 class PipelineBusyError(RuntimeError):

@@ -14,8 +14,8 @@ from typing import Any
 
 from confluent_kafka.admin import ConfigResource, ResourceType
 
-from broker.admin import admin_client
-from broker.security import Cluster
+from usage_pipeline.broker.admin import admin_client
+from usage_pipeline.broker.security import Cluster
 
 CONFIGS = (
     "cleanup.policy",

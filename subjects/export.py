@@ -14,12 +14,12 @@ from typing import Any
 import orjson
 import pyarrow.parquet as pq
 
-from audit.scan import Progress, no_progress
-from schemas.keys import CONSENT_KEY_SEPARATOR
-from streams.consent import ConsentState, apply_change, epoch_us
-from subjects.locate import ConsentRecord, FileMatch, TopicMentions, find_subject
-from subjects.receipt import now
-from subjects.scope import Scope
+from usage_pipeline.audit.scan import Progress, no_progress
+from usage_pipeline.schemas.keys import CONSENT_KEY_SEPARATOR
+from usage_pipeline.streams.consent import ConsentState, apply_change, epoch_us
+from usage_pipeline.subjects.locate import ConsentRecord, FileMatch, TopicMentions, find_subject
+from usage_pipeline.subjects.receipt import now
+from usage_pipeline.subjects.scope import Scope
 
 CONSENT_FIELDS = ("event_id", "event_type", "occurred_at", "source", "properties")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymizer import Anonymizer
-from streams.policy.model import Policy
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.policy.model import Policy
 
 USER_ID = "subject.user_id"
 ACCOUNT_ID = "subject.account_id"

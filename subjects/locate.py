@@ -20,14 +20,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from confluent_kafka import Message
 
-from audit.scan import Progress as ScanProgress
-from audit.scan import no_progress
-from broker.admin import describe_cluster, iter_topic, read_topic
-from broker.security import Cluster
-from schemas.keys import CONSENT_KEY_SEPARATOR
-from streams.sink.layout import LakeLayout
-from subjects.identity import ACCOUNT_ID, EMAIL_COLUMNS, USER_ID, OutputIdentity, SubjectIdentity
-from subjects.scope import Scope
+from usage_pipeline.audit.scan import Progress as ScanProgress
+from usage_pipeline.audit.scan import no_progress
+from usage_pipeline.broker.admin import describe_cluster, iter_topic, read_topic
+from usage_pipeline.broker.security import Cluster
+from usage_pipeline.schemas.keys import CONSENT_KEY_SEPARATOR
+from usage_pipeline.streams.sink.layout import LakeLayout
+from usage_pipeline.subjects.identity import (
+    ACCOUNT_ID,
+    EMAIL_COLUMNS,
+    USER_ID,
+    OutputIdentity,
+    SubjectIdentity,
+)
+from usage_pipeline.subjects.scope import Scope
 
 Advance = Callable[[int], None]
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from broker.admin import consumer_lag
-from broker.security import Cluster
-from schemas.topics import raw_topics
-from streams.policy.model import Policy
-from streams.topics import clean_topics
+from usage_pipeline.broker.admin import consumer_lag
+from usage_pipeline.broker.security import Cluster
+from usage_pipeline.schemas.topics import raw_topics
 from usage_pipeline.settings import Settings
+from usage_pipeline.streams.policy.model import Policy
+from usage_pipeline.streams.topics import clean_topics
 
 
 @dataclass(frozen=True)

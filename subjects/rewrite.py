@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from streams.sink.layout import LakeLayout
-from streams.sink.writer import publish, write_parquet
-from subjects.locate import FileMatch
+from usage_pipeline.streams.sink.layout import LakeLayout
+from usage_pipeline.streams.sink.writer import publish, write_parquet
+from usage_pipeline.subjects.locate import FileMatch
 
 ERASED_PREFIX = "erased:"
 TEMPORARY_PREFIX = "erase."

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from broker.admin import describe_cluster
-from broker.local import client_cluster
-from broker.security import Cluster
-from schemas.topics import CONSENT_FAMILY, DEAD_LETTER, KEY_LINKS, raw_topic, raw_topics
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.policy.loader import load_policy
-from streams.policy.model import Policy
-from streams.secret_key import load_pseudonymizer
-from streams.sink.layout import LakeLayout
-from streams.topics import clean_topics
-from subjects.identity import SubjectIdentity, identify
+from usage_pipeline.broker.admin import describe_cluster
+from usage_pipeline.broker.local import client_cluster
+from usage_pipeline.broker.security import Cluster
+from usage_pipeline.schemas.topics import (
+    CONSENT_FAMILY,
+    DEAD_LETTER,
+    KEY_LINKS,
+    raw_topic,
+    raw_topics,
+)
 from usage_pipeline.settings import Settings
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.policy.model import Policy
+from usage_pipeline.streams.secret_key import load_pseudonymizer
+from usage_pipeline.streams.sink.layout import LakeLayout
+from usage_pipeline.streams.topics import clean_topics
+from usage_pipeline.subjects.identity import SubjectIdentity, identify
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from schemas.contracts import DEFAULT_MAX_EVENT_BYTES
+from usage_pipeline.schemas.contracts import DEFAULT_MAX_EVENT_BYTES
 
 LEAKY_EMAIL = "leak.me@example.org"
 LEAKY_LOCAL_PART = LEAKY_EMAIL.partition("@")[0]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from broker.admin import create_topics
-from broker.local import LocalBroker
-from schemas.topics import TopicSpec
+from usage_pipeline.broker.admin import create_topics
+from usage_pipeline.broker.local import LocalBroker
+from usage_pipeline.schemas.topics import TopicSpec
 from usage_pipeline.settings import LocalBrokerSettings
 
 

@@ -11,9 +11,9 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
-from aggregates.report.data import load_published
-from aggregates.report.html import render
-from aggregates.state import read_state, state_path
+from usage_pipeline.aggregates.report.data import load_published
+from usage_pipeline.aggregates.report.html import render
+from usage_pipeline.aggregates.state import read_state, state_path
 
 
 def write_report(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from aggregates.publish import table_path
-from aggregates.tables import AGGREGATES
+from usage_pipeline.aggregates.publish import table_path
+from usage_pipeline.aggregates.tables import AGGREGATES
 
 Rows = list[dict]
 

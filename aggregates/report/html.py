@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-from aggregates.report.data import Rows
-from aggregates.report.svg import PALETTE, Series, bar_chart, line_chart
+from usage_pipeline.aggregates.report.data import Rows
+from usage_pipeline.aggregates.report.svg import PALETTE, Series, bar_chart, line_chart
 
 TOP = 10
 _CSS = """

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from aggregates.disclosure import Disclosure
-from aggregates.lake import SOURCE_SCHEMAS, view_name
-from aggregates.periods import Periods
-from aggregates.tables import (
+from usage_pipeline.aggregates.disclosure import Disclosure
+from usage_pipeline.aggregates.lake import SOURCE_SCHEMAS, view_name
+from usage_pipeline.aggregates.periods import Periods
+from usage_pipeline.aggregates.tables import (
     active_subjects,
     billing_licenses,
     billing_quotas,

@@ -8,8 +8,8 @@ subjects of its days, so a new day recomputes its week and month from those alon
 
 from __future__ import annotations
 
-from aggregates.disclosure import Disclosure
-from aggregates.periods import DAY, MONTH, WEEK, Periods
+from usage_pipeline.aggregates.disclosure import Disclosure
+from usage_pipeline.aggregates.periods import DAY, MONTH, WEEK, Periods
 
 DISCLOSURE: Disclosure | None = Disclosure(fixed=("period", "period_start"))
 

@@ -7,7 +7,7 @@ that account's billing.
 
 from __future__ import annotations
 
-from aggregates.periods import Periods
+from usage_pipeline.aggregates.periods import Periods
 
 DISCLOSURE = None
 

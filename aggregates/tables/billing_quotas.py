@@ -5,7 +5,7 @@ From the service output. Not suppressed, like billing_licenses.
 
 from __future__ import annotations
 
-from aggregates.periods import Periods
+from usage_pipeline.aggregates.periods import Periods
 
 DISCLOSURE = None
 

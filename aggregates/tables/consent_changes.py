@@ -7,8 +7,8 @@ service output's consent.changed events; a withdrawal at the same instant as a g
 
 from __future__ import annotations
 
-from aggregates.disclosure import Disclosure
-from aggregates.periods import Periods
+from usage_pipeline.aggregates.disclosure import Disclosure
+from usage_pipeline.aggregates.periods import Periods
 
 DISCLOSURE: Disclosure | None = Disclosure(fixed=("event_date", "purpose"), rollup=("status",))
 

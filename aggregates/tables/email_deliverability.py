@@ -6,8 +6,8 @@ company brings to ISPs and whitelisting services.
 
 from __future__ import annotations
 
-from aggregates.disclosure import Disclosure
-from aggregates.periods import WEEK, Periods
+from usage_pipeline.aggregates.disclosure import Disclosure
+from usage_pipeline.aggregates.periods import WEEK, Periods
 
 DISCLOSURE: Disclosure | None = Disclosure(fixed=("week_start",), rollup=("recipient_domain",))
 

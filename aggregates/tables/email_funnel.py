@@ -9,8 +9,8 @@ recipients are the distinct recipients of its campaigns, each counted once per c
 
 from __future__ import annotations
 
-from aggregates.disclosure import Disclosure
-from aggregates.periods import Periods
+from usage_pipeline.aggregates.disclosure import Disclosure
+from usage_pipeline.aggregates.periods import Periods
 
 DISCLOSURE: Disclosure | None = Disclosure(rollup=("campaign_kind", "campaign_id"))
 

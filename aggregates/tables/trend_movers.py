@@ -6,7 +6,7 @@ with a suppressed day in either week is left out.
 
 from __future__ import annotations
 
-from aggregates.periods import Periods
+from usage_pipeline.aggregates.periods import Periods
 
 DISCLOSURE = None
 

@@ -7,7 +7,7 @@ nothing here recovers a suppressed value.
 
 from __future__ import annotations
 
-from aggregates.periods import Periods
+from usage_pipeline.aggregates.periods import Periods
 
 DISCLOSURE = None
 

@@ -11,8 +11,8 @@ the events (measured in bench/aggregates.py, docs/aggregates.md).
 
 from __future__ import annotations
 
-from aggregates.disclosure import Disclosure
-from aggregates.periods import Periods
+from usage_pipeline.aggregates.disclosure import Disclosure
+from usage_pipeline.aggregates.periods import Periods
 
 DISCLOSURE: Disclosure | None = Disclosure(
     fixed=("event_date",), rollup=("service", "kind", "item"), labels=("title",)

@@ -12,8 +12,8 @@ within a day, so visitors per hour are counted from the requests.
 
 from __future__ import annotations
 
-from aggregates.disclosure import Disclosure
-from aggregates.periods import Periods
+from usage_pipeline.aggregates.disclosure import Disclosure
+from usage_pipeline.aggregates.periods import Periods
 
 DISCLOSURE: Disclosure | None = Disclosure(fixed=("event_date", "dimension"), rollup=("value",))
 

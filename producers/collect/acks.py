@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from confluent_kafka import KafkaError, Message
 
-from producers.publisher import EventPublisher
+from usage_pipeline.producers.publisher import EventPublisher
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from broker.admin import admin_client
-from broker.local import client_cluster
-from producers.collect.acks import Acknowledgements, KafkaLink
-from producers.collect.body import (
+from usage_pipeline.broker.admin import admin_client
+from usage_pipeline.broker.local import client_cluster
+from usage_pipeline.producers.collect.acks import Acknowledgements, KafkaLink
+from usage_pipeline.producers.collect.body import (
     BodyError,
     check_batch_type,
     check_declared_length,
@@ -35,9 +35,9 @@ from producers.collect.body import (
     decode_content,
     media_type,
 )
-from producers.collect.client_ip import Network, client_ip, networks
-from producers.collect.metrics import CONTENT_TYPE, CollectMetrics
-from producers.collect.pageview import (
+from usage_pipeline.producers.collect.client_ip import Network, client_ip, networks
+from usage_pipeline.producers.collect.metrics import CONTENT_TYPE, CollectMetrics
+from usage_pipeline.producers.collect.pageview import (
     MAX_BEACON_BYTES,
     BeaconError,
     clean_user_agent,
@@ -45,11 +45,11 @@ from producers.collect.pageview import (
     page_view,
     parse_beacon,
 )
-from producers.collect.ratelimit import RateLimiter
-from producers.collect.tokens import TokenBook
-from producers.publisher import EventPublisher
-from schemas.contracts import ContractViolation
-from schemas.topics import raw_topic
+from usage_pipeline.producers.collect.ratelimit import RateLimiter
+from usage_pipeline.producers.collect.tokens import TokenBook
+from usage_pipeline.producers.publisher import EventPublisher
+from usage_pipeline.schemas.contracts import ContractViolation
+from usage_pipeline.schemas.topics import raw_topic
 from usage_pipeline.settings import CollectSettings, Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def create_app(
         ),
         metrics=CollectMetrics(publisher.contracts.event_types, lambda: publisher.queued),
         origins=frozenset(collect.site_origins),
-        script=files("producers.collect").joinpath("collect.js").read_bytes(),
+        script=files("usage_pipeline.producers.collect").joinpath("collect.js").read_bytes(),
     )
 
     @asynccontextmanager

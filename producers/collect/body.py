@@ -11,7 +11,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.contracts import Contracts, ContractViolation
+from usage_pipeline.schemas.contracts import Contracts, ContractViolation
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"

@@ -17,7 +17,7 @@ from granian.http import HTTP1Settings
 from granian.server import Server
 from starlette.applications import Starlette
 
-from producers.collect.app import create_app
+from usage_pipeline.producers.collect.app import create_app
 from usage_pipeline.settings import CollectSettings
 
 LOG_LEVEL_ENV = "USAGE_PIPELINE_LOG_LEVEL"

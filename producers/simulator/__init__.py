@@ -32,8 +32,8 @@ Where things are:
 - ``draws``, ``hashing``, ``formatting``: vectorized numpy helpers.
 """
 
-from producers.simulator.config import SimulationConfig
-from producers.simulator.engine import simulate
-from producers.simulator.population import Population, population
+from usage_pipeline.producers.simulator.config import SimulationConfig
+from usage_pipeline.producers.simulator.engine import simulate
+from usage_pipeline.producers.simulator.population import Population, population
 
 __all__ = ["Population", "SimulationConfig", "population", "simulate"]

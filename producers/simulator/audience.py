@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from producers.simulator.config import _NEVER
+from usage_pipeline.producers.simulator.config import _NEVER
 
 
 @dataclass(eq=False)

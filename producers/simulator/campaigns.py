@@ -8,8 +8,14 @@ from typing import Final
 
 import numpy as np
 
-from producers.simulator.catalog import PORTAL, SUPPORT, WWW
-from producers.simulator.config import _EPOCH, _NEVER, DAY_MS, HOUR_MS, SimulationConfig
+from usage_pipeline.producers.simulator.catalog import PORTAL, SUPPORT, WWW
+from usage_pipeline.producers.simulator.config import (
+    _EPOCH,
+    _NEVER,
+    DAY_MS,
+    HOUR_MS,
+    SimulationConfig,
+)
 
 _CAMPAIGN_KINDS: Final = ("newsletter", "promotional", "broadcast", "transactional")
 # Per campaign kind: P(open | delivered), P(click | opened), P(unsubscribe | delivered)

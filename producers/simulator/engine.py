@@ -8,16 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from producers.simulator.audience import _Audience
-from producers.simulator.campaigns import _ROWS_PER_RECIPIENT
-from producers.simulator.config import SimulationConfig
-from producers.simulator.events.batches import _EventBuilder
-from producers.simulator.funnels import _Mailer
-from producers.simulator.newcomers import _Newcomers
-from producers.simulator.rows import _Rows
-from producers.simulator.run import _Run
-from producers.simulator.sessions import _Sessions
-from producers.simulator.timeline import _Timeline
+from usage_pipeline.producers.simulator.audience import _Audience
+from usage_pipeline.producers.simulator.campaigns import _ROWS_PER_RECIPIENT
+from usage_pipeline.producers.simulator.config import SimulationConfig
+from usage_pipeline.producers.simulator.events.batches import _EventBuilder
+from usage_pipeline.producers.simulator.funnels import _Mailer
+from usage_pipeline.producers.simulator.newcomers import _Newcomers
+from usage_pipeline.producers.simulator.rows import _Rows
+from usage_pipeline.producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.sessions import _Sessions
+from usage_pipeline.producers.simulator.timeline import _Timeline
 
 
 class _Simulation:

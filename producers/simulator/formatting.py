@@ -7,7 +7,7 @@ from typing import Final
 
 import numpy as np
 
-from producers.simulator.config import _EPOCH, DAY_MS, SECOND_MS
+from usage_pipeline.producers.simulator.config import _EPOCH, DAY_MS, SECOND_MS
 
 _HEX_DIGITS: Final = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 # Lookup tables from numbers to their ASCII digits, one uint16/uint32 per number: np.take on

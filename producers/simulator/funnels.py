@@ -6,12 +6,12 @@ from typing import Final
 
 import numpy as np
 
-from producers.simulator.audience import _Audience
-from producers.simulator.campaigns import _CLICK_P, _OPEN_P, _TXN_INVOICE, _UNSUB_P
-from producers.simulator.catalog import _DOMAINS
-from producers.simulator.config import HOUR_MS, MINUTE_MS
-from producers.simulator.draws import _lognormal
-from producers.simulator.rows import (
+from usage_pipeline.producers.simulator.audience import _Audience
+from usage_pipeline.producers.simulator.campaigns import _CLICK_P, _OPEN_P, _TXN_INVOICE, _UNSUB_P
+from usage_pipeline.producers.simulator.catalog import _DOMAINS
+from usage_pipeline.producers.simulator.config import HOUR_MS, MINUTE_MS
+from usage_pipeline.producers.simulator.draws import _lognormal
+from usage_pipeline.producers.simulator.rows import (
     K_MAIL_BOUNCED_HARD,
     K_MAIL_BOUNCED_SOFT,
     K_MAIL_CLICKED,
@@ -23,7 +23,7 @@ from producers.simulator.rows import (
     K_TRAFFIC,
     _Rows,
 )
-from producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.run import _Run
 
 _DOMAIN_BOUNCE: Final = np.array([d[1] for d in _DOMAINS])
 _DOMAIN_HARD: Final = np.array([d[2] for d in _DOMAINS])

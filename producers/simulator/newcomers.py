@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from producers.simulator.audience import _Audience
-from producers.simulator.campaigns import _TXN_WELCOME
-from producers.simulator.config import MINUTE_MS
-from producers.simulator.draws import _pick
-from producers.simulator.funnels import _Mailer
-from producers.simulator.rows import K_CONSENT, _Rows
-from producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.audience import _Audience
+from usage_pipeline.producers.simulator.campaigns import _TXN_WELCOME
+from usage_pipeline.producers.simulator.config import MINUTE_MS
+from usage_pipeline.producers.simulator.draws import _pick
+from usage_pipeline.producers.simulator.funnels import _Mailer
+from usage_pipeline.producers.simulator.rows import K_CONSENT, _Rows
+from usage_pipeline.producers.simulator.run import _Run
 
 
 class _Newcomers:

@@ -7,10 +7,10 @@ from typing import Final
 
 import numpy as np
 
-from producers.simulator.campaigns import _BROADCAST_TOPICS, _PROMO_THEMES
-from producers.simulator.catalog import HOSTS, WWW
-from producers.simulator.draws import _zipf
-from producers.simulator.hashing import _mix64
+from usage_pipeline.producers.simulator.campaigns import _BROADCAST_TOPICS, _PROMO_THEMES
+from usage_pipeline.producers.simulator.catalog import HOSTS, WWW
+from usage_pipeline.producers.simulator.draws import _zipf
+from usage_pipeline.producers.simulator.hashing import _mix64
 
 # Page kinds: they decide methods, statuses, sizes and whether a request is a page view.
 P_HTML, P_ASSET, P_API, P_MEDIA, P_FORM = range(5)

@@ -8,7 +8,7 @@ from typing import Final
 
 import numpy as np
 
-from producers.simulator.catalog import (
+from usage_pipeline.producers.simulator.catalog import (
     _BOT_UA_INDEX,
     _CONSUMER_DOMAIN_P,
     _CONSUMER_DOMAINS,
@@ -26,10 +26,10 @@ from producers.simulator.catalog import (
     _SEGMENTS,
     _TV_UA_INDEX,
 )
-from producers.simulator.config import DAY_MS, SimulationConfig
-from producers.simulator.draws import _pick, _rng, _unique_ints
-from producers.simulator.formatting import _ascii_rows
-from producers.simulator.timeline import _GROWTH
+from usage_pipeline.producers.simulator.config import DAY_MS, SimulationConfig
+from usage_pipeline.producers.simulator.draws import _pick, _rng, _unique_ints
+from usage_pipeline.producers.simulator.formatting import _ascii_rows
+from usage_pipeline.producers.simulator.timeline import _GROWTH
 
 # Initial answers per purpose: P(granted), P(withdrawn); the rest never answered.
 _INITIAL_CONSENT: Final = ((0.70, 0.10), (0.45, 0.25), (0.25, 0.35))

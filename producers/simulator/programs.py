@@ -8,7 +8,7 @@ from typing import Final
 
 import numpy as np
 
-from producers.simulator.draws import _unique_ints, _zipf
+from usage_pipeline.producers.simulator.draws import _unique_ints, _zipf
 
 # (show, genre, min length s, max length s, episodes, live share)
 _SHOWS: Final = (

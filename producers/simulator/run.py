@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from producers.simulator.campaigns import _Campaigns, _campaigns
-from producers.simulator.config import SimulationConfig
-from producers.simulator.draws import _rng
-from producers.simulator.pages import _Pages, _pages
-from producers.simulator.population import Population, population
-from producers.simulator.programs import _Programs, _programs
+from usage_pipeline.producers.simulator.campaigns import _Campaigns, _campaigns
+from usage_pipeline.producers.simulator.config import SimulationConfig
+from usage_pipeline.producers.simulator.draws import _rng
+from usage_pipeline.producers.simulator.pages import _Pages, _pages
+from usage_pipeline.producers.simulator.population import Population, population
+from usage_pipeline.producers.simulator.programs import _Programs, _programs
 
 
 @dataclass(eq=False)

@@ -6,19 +6,19 @@ from typing import Final
 
 import numpy as np
 
-from producers.simulator.audience import _Audience
-from producers.simulator.campaigns import _TXN_PASSWORD, _TXN_TICKET
-from producers.simulator.catalog import (
+from usage_pipeline.producers.simulator.audience import _Audience
+from usage_pipeline.producers.simulator.campaigns import _TXN_PASSWORD, _TXN_TICKET
+from usage_pipeline.producers.simulator.catalog import (
     _CHANNEL_P,
     _N_BOT_DEVICES,
     _PRIORITY_P,
     _RES_P,
     _TICKET_CATEGORY_P,
 )
-from producers.simulator.config import HOUR_MS, MINUTE_MS
-from producers.simulator.draws import _lognormal, _pick
-from producers.simulator.funnels import _Mailer
-from producers.simulator.rows import (
+from usage_pipeline.producers.simulator.config import HOUR_MS, MINUTE_MS
+from usage_pipeline.producers.simulator.draws import _lognormal, _pick
+from usage_pipeline.producers.simulator.funnels import _Mailer
+from usage_pipeline.producers.simulator.rows import (
     K_FEATURE,
     K_LICENSE,
     K_MEDIA,
@@ -27,8 +27,8 @@ from producers.simulator.rows import (
     K_TRAFFIC,
     _Rows,
 )
-from producers.simulator.run import _Run
-from producers.simulator.timeline import _Timeline
+from usage_pipeline.producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.timeline import _Timeline
 
 # Kinds of the events inside a user session (after its first request), with their weights.
 _SESSION_KINDS: Final = np.array([K_TRAFFIC, K_FEATURE, K_MEDIA, K_LICENSE, K_TICKET_OPEN])

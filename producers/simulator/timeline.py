@@ -7,8 +7,14 @@ from typing import Final
 
 import numpy as np
 
-from producers.simulator.config import _EPOCH, DAY_MS, HOUR_MS, MINUTE_MS, SimulationConfig
-from producers.simulator.draws import _pick
+from usage_pipeline.producers.simulator.config import (
+    _EPOCH,
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    SimulationConfig,
+)
+from usage_pipeline.producers.simulator.draws import _pick
 
 # Hour-of-day curve (UTC; customers mostly in Europe and the Americas), weekday curve (Mon..Sun)
 _HOUR_CURVE: Final = np.array(

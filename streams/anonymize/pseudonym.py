@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-from streams.anonymize.email import normalize_domain
+from usage_pipeline.streams.anonymize.email import normalize_domain
 
 MIN_KEY_BYTES = 32
 HEX_CHARS = 32  # 128 bits: collisions stay negligible far beyond any subject count.

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-from streams.anonymize.email import AT_SIGN, AT_SPELLINGS, DOMAIN_CHARS, LOCAL_CHARS
+from usage_pipeline.streams.anonymize.email import AT_SIGN, AT_SPELLINGS, DOMAIN_CHARS, LOCAL_CHARS
 
 EMAIL_PLACEHOLDER = "[email]"
 IP_PLACEHOLDER = "[ip]"

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-from streams.anonymize.email import AT_SIGN, DOMAIN
-from streams.anonymize.ip import is_ip
-from streams.anonymize.scrub import find_personal_data
+from usage_pipeline.streams.anonymize.email import AT_SIGN, DOMAIN
+from usage_pipeline.streams.anonymize.ip import is_ip
+from usage_pipeline.streams.anonymize.scrub import find_personal_data
 
 REDACTED = "[redacted]"
 IP_HOST = "[ip]"

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from ua_parser import Result, parse
 
-from streams.anonymize.scrub import find_personal_data
+from usage_pipeline.streams.anonymize.scrub import find_personal_data
 
 OTHER = "Other"
 MAX_LENGTH = 1024  # real UAs are far shorter; longer strings are cut before parsing and caching

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.contracts import Contracts
-from streams.policy.explain import NOT_ROUTED, cells, parameters
-from streams.policy.model import Consent, Policy
+from usage_pipeline.schemas.contracts import Contracts
+from usage_pipeline.streams.policy.explain import NOT_ROUTED, cells, parameters
+from usage_pipeline.streams.policy.model import Consent, Policy
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from typing import Any
 
 import orjson
 
-from schemas.contracts import Contracts
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymizer import Anonymizer
-from streams.consent import GRANTED, ConsentState
-from streams.deadletter import Source
-from streams.policy.model import Policy
-from streams.processor import Processor
+from usage_pipeline.schemas.contracts import Contracts
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.consent import GRANTED, ConsentState
+from usage_pipeline.streams.deadletter import Source
+from usage_pipeline.streams.policy.model import Policy
+from usage_pipeline.streams.processor import Processor
 
 DRY_RUN_KEY_ID = "dryrun"
 

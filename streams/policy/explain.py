@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.contracts import Contracts
-from streams.policy.model import Consent, Policy
+from usage_pipeline.schemas.contracts import Contracts
+from usage_pipeline.streams.policy.model import Consent, Policy
 
 NOT_ROUTED = "-"
 SKIPPED = "(not sent)"

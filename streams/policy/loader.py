@@ -11,10 +11,10 @@ from typing import Any
 
 import yaml
 
-from schemas.contracts import Contracts, load_contracts
-from schemas.topics import CLEAN_PREFIX
-from streams.anonymize.url import id_segment_problem
-from streams.policy.model import (
+from usage_pipeline.schemas.contracts import Contracts, load_contracts
+from usage_pipeline.schemas.topics import CLEAN_PREFIX
+from usage_pipeline.streams.anonymize.url import id_segment_problem
+from usage_pipeline.streams.policy.model import (
     ACTIONS,
     Consent,
     FieldRule,

@@ -17,10 +17,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from schemas.contracts import SCHEMA_DIR, Contracts
-from streams.anonymizer import RENAMED_BY
-from streams.policy.model import Policy
-from streams.sink.layout import PARTITION_KEY
+from usage_pipeline.schemas.contracts import SCHEMA_DIR, Contracts
+from usage_pipeline.streams.anonymizer import RENAMED_BY
+from usage_pipeline.streams.policy.model import Policy
+from usage_pipeline.streams.sink.layout import PARTITION_KEY
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 USER_AGENT = pa.struct(

@@ -19,9 +19,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streams.sink.layout import DataFile, LakeLayout, OffsetRange
-from streams.sink.lock import lake_lock
-from streams.sink.writer import COMPRESSION, durable_file, fsync_dir, publish
+from usage_pipeline.streams.sink.layout import DataFile, LakeLayout, OffsetRange
+from usage_pipeline.streams.sink.lock import lake_lock
+from usage_pipeline.streams.sink.writer import COMPRESSION, durable_file, fsync_dir, publish
 
 log = logging.getLogger(__name__)
 

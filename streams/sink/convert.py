@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from streams.sink.arrow_schema import KAFKA_COLUMNS, OCCURRED_AT
+from usage_pipeline.streams.sink.arrow_schema import KAFKA_COLUMNS, OCCURRED_AT
 
 # Arrow parses at most six fractional digits into microseconds; RFC 3339 allows nine.
 _EXTRA_DIGITS = r"(\.[0-9]{6})[0-9]+"

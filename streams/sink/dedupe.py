@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from streams.sink.arrow_schema import EVENT_ID
-from streams.sink.convert import RecordError
-from streams.sink.layout import LakeLayout
+from usage_pipeline.streams.sink.arrow_schema import EVENT_ID
+from usage_pipeline.streams.sink.convert import RecordError
+from usage_pipeline.streams.sink.layout import LakeLayout
 
 ID_BYTES = 36  # a UUID's text form
 _ID_TYPE = np.dtype(f"S{ID_BYTES}")

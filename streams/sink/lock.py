@@ -11,8 +11,8 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from streams.sink.layout import STATE_DIR, LakeLayout
-from streams.sink.writer import ensure_dir
+from usage_pipeline.streams.sink.layout import STATE_DIR, LakeLayout
+from usage_pipeline.streams.sink.writer import ensure_dir
 
 LOCK_FILE = "lake.lock"
 

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.sink.layout import LakeLayout
-from streams.sink.lock import lake_lock
-from streams.sink.writer import ensure_dir, fsync_dir
+from usage_pipeline.streams.sink.layout import LakeLayout
+from usage_pipeline.streams.sink.lock import lake_lock
+from usage_pipeline.streams.sink.writer import ensure_dir, fsync_dir
 
 
 class RetentionError(ValueError):

@@ -38,17 +38,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from broker.clients import LIBRDKAFKA_LOG
-from broker.security import Cluster, connection_config
-from schemas.contracts import Contracts, load_contracts
-from streams.policy.model import Policy
-from streams.sink.arrow_schema import EVENT_ID, output_schemas
-from streams.sink.convert import Converter, RecordError, event_dates
-from streams.sink.dedupe import SeenIds
-from streams.sink.layout import LakeLayout, OffsetRange
-from streams.sink.writer import recover, write_files
-from streams.topics import clean_topics
+from usage_pipeline.broker.clients import LIBRDKAFKA_LOG
+from usage_pipeline.broker.security import Cluster, connection_config
+from usage_pipeline.schemas.contracts import Contracts, load_contracts
 from usage_pipeline.settings import Settings
+from usage_pipeline.streams.policy.model import Policy
+from usage_pipeline.streams.sink.arrow_schema import EVENT_ID, output_schemas
+from usage_pipeline.streams.sink.convert import Converter, RecordError, event_dates
+from usage_pipeline.streams.sink.dedupe import SeenIds
+from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
+from usage_pipeline.streams.sink.writer import recover, write_files
+from usage_pipeline.streams.topics import clean_topics
 
 log = logging.getLogger(__name__)
 

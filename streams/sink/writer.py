@@ -20,7 +20,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streams.sink.layout import LakeLayout, OffsetRange
+from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
 
 COMPRESSION = "zstd"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from schemas.topics import CONSENT_FAMILY, VISITOR_SALTS, raw_topic, raw_topics
-from streams.worker.loop import LoopConfig
+from usage_pipeline.schemas.topics import CONSENT_FAMILY, VISITOR_SALTS, raw_topic, raw_topics
 from usage_pipeline.settings import StreamSettings, TopicSettings
+from usage_pipeline.streams.worker.loop import LoopConfig
 
 
 @dataclass(frozen=True)

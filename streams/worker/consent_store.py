@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from streams.consent import GRANTED, WITHDRAWN, ConsentState
+from usage_pipeline.streams.consent import GRANTED, WITHDRAWN, ConsentState
 
 ConsentLookup = Callable[[str], ConsentState | None]
 _SLOT = 64

@@ -37,15 +37,15 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from streams.deadletter import Source
-from streams.processor import Outcome, Processor, forget_consent
-from streams.visitors import VisitorSalts
-from streams.worker.client_errors import ClientErrors
-from streams.worker.consent_store import ConsentStore
-from streams.worker.health import Health, StreamMetrics
-from streams.worker.ordering import ConsentGate
-from streams.worker.positions import Key, Positions
-from streams.worker.transaction import Transactions
+from usage_pipeline.streams.deadletter import Source
+from usage_pipeline.streams.processor import Outcome, Processor, forget_consent
+from usage_pipeline.streams.visitors import VisitorSalts
+from usage_pipeline.streams.worker.client_errors import ClientErrors
+from usage_pipeline.streams.worker.consent_store import ConsentStore
+from usage_pipeline.streams.worker.health import Health, StreamMetrics
+from usage_pipeline.streams.worker.ordering import ConsentGate
+from usage_pipeline.streams.worker.positions import Key, Positions
+from usage_pipeline.streams.worker.transaction import Transactions
 
 log = logging.getLogger(__name__)
 

@@ -12,22 +12,22 @@ from types import FrameType
 
 from confluent_kafka import Consumer, Producer
 
-from broker.admin import admin_client, describe_cluster
-from broker.clients import producer_config
-from broker.security import Cluster, connection_config
-from schemas.contracts import load_contracts
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymizer import Anonymizer
-from streams.policy.model import Policy
-from streams.processor import Processor
-from streams.visitors import VisitorSalts
-from streams.worker.client_errors import ClientErrors
-from streams.worker.config import WorkerConfig
-from streams.worker.health import Health, HealthServer, StreamMetrics, Watchdog
-from streams.worker.loop import StreamLoop
-from streams.worker.salt_log import KafkaSaltLog
-from streams.worker.transaction import Transactions
+from usage_pipeline.broker.admin import admin_client, describe_cluster
+from usage_pipeline.broker.clients import producer_config
+from usage_pipeline.broker.security import Cluster, connection_config
+from usage_pipeline.schemas.contracts import load_contracts
 from usage_pipeline.settings import ProducerSettings
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.policy.model import Policy
+from usage_pipeline.streams.processor import Processor
+from usage_pipeline.streams.visitors import VisitorSalts
+from usage_pipeline.streams.worker.client_errors import ClientErrors
+from usage_pipeline.streams.worker.config import WorkerConfig
+from usage_pipeline.streams.worker.health import Health, HealthServer, StreamMetrics, Watchdog
+from usage_pipeline.streams.worker.loop import StreamLoop
+from usage_pipeline.streams.worker.salt_log import KafkaSaltLog
+from usage_pipeline.streams.worker.transaction import Transactions
 
 log = logging.getLogger(__name__)
 

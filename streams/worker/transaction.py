@@ -15,8 +15,8 @@ from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from broker.clients import produce_blocking
-from streams.output import Output
+from usage_pipeline.broker.clients import produce_blocking
+from usage_pipeline.streams.output import Output
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from aggregates.build import build
-from aggregates.lake import SOURCE_SCHEMAS
-from aggregates.publish import table_path
+from usage_pipeline.aggregates.build import build
+from usage_pipeline.aggregates.lake import SOURCE_SCHEMAS
+from usage_pipeline.aggregates.publish import table_path
 
 TOPICS = {"partner_sharing": "clean.partner"}
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from aggregates.report import write_report
 from tests.aggregates.conftest import Lake, request, used
 from tests.aggregates.test_known_outputs import consent, email
+from usage_pipeline.aggregates.report import write_report
 
 K = 2
 START = dt.date(2026, 11, 2)  # a Monday: three full ISO weeks follow

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 import typer
 
-from aggregates.lake import connect
 from tests.aggregates.conftest import used
+from usage_pipeline.aggregates.lake import connect
 from usage_pipeline.cli.aggregate import parse_interval
 
 CLI = [sys.executable, "-c", "from usage_pipeline.cli.main import main; main()"]

@@ -7,10 +7,10 @@ import random
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from aggregates.disclosure import Disclosure, equations, suppression_mask
-from aggregates.publish import table_path
-from aggregates.tables import AGGREGATES
 from tests.aggregates.conftest import request, used
+from usage_pipeline.aggregates.disclosure import Disclosure, equations, suppression_mask
+from usage_pipeline.aggregates.publish import table_path
+from usage_pipeline.aggregates.tables import AGGREGATES
 
 K = 5
 

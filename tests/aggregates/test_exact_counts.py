@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregates.daily import register_partials
-from aggregates.lake import connect, register_sources
-from aggregates.periods import period_start
-from aggregates.state import files_of, scan_lake
-from aggregates.tables import AGGREGATES
 from tests.aggregates.conftest import Lake, request, used
 from tests.aggregates.test_known_outputs import email
+from usage_pipeline.aggregates.daily import register_partials
+from usage_pipeline.aggregates.lake import connect, register_sources
+from usage_pipeline.aggregates.periods import period_start
+from usage_pipeline.aggregates.state import files_of, scan_lake
+from usage_pipeline.aggregates.tables import AGGREGATES
 
 DAYS = [dt.date(2026, 11, 29), dt.date(2026, 11, 30), dt.date(2026, 12, 1)]  # Sun, Mon, Tue
 SUBJECTS = st.sampled_from([None, "k1:aa", "k1:bb", "k1:cc", "k2:aa"])

@@ -15,13 +15,13 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from aggregates.build import Built, Recomputed, build
-from aggregates.daily import DAILY_DIR
-from aggregates.publish import AGGREGATES_DIR, table_path
-from aggregates.state import read_state, state_path
-from aggregates.tables import AGGREGATES
 from tests.aggregates.conftest import Lake, request, row, used
 from tests.aggregates.test_known_outputs import consent, email
+from usage_pipeline.aggregates.build import Built, Recomputed, build
+from usage_pipeline.aggregates.daily import DAILY_DIR
+from usage_pipeline.aggregates.publish import AGGREGATES_DIR, table_path
+from usage_pipeline.aggregates.state import read_state, state_path
+from usage_pipeline.aggregates.tables import AGGREGATES
 
 K = 3
 FIRST = dt.date(2026, 11, 20)  # a Friday: the days run across two months and four weeks
@@ -240,7 +240,7 @@ def test_a_build_stopped_before_its_state_is_written_recomputes_the_same_days_ne
         raise KeyboardInterrupt  # stopped after the tables were written, before the state
 
     with monkeypatch.context() as patch:
-        patch.setattr("aggregates.build.write_database", stop)
+        patch.setattr("usage_pipeline.aggregates.build.write_database", stop)
         with pytest.raises(KeyboardInterrupt):
             build(built_lake.root, database(built_lake), K)
     built = by_name(build(built_lake.root, database(built_lake), K))
@@ -254,7 +254,7 @@ def test_a_full_build_stopped_half_way_is_followed_by_another_full_build(built_l
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr("aggregates.build.write_database", stop)
+        patch.setattr("usage_pipeline.aggregates.build.write_database", stop)
         with pytest.raises(KeyboardInterrupt):
             build(built_lake.root, database(built_lake), K + 1)  # some tables now use K + 1
     built = build(built_lake.root, database(built_lake), K)
@@ -384,8 +384,8 @@ def test_tables_computed_one_period_and_one_day_at_a_time_equal_those_of_one_que
     # makes every period, and every day's partial, a query of its own.
     one_at_a_time = Lake(tmp_path / "chunked")
     shutil.copytree(built_lake.root / "clean", one_at_a_time.root / "clean")
-    monkeypatch.setattr("aggregates.build.CHUNK_BYTES", 1)
-    monkeypatch.setattr("aggregates.daily.CHUNK_BYTES", 1)
+    monkeypatch.setattr("usage_pipeline.aggregates.build.CHUNK_BYTES", 1)
+    monkeypatch.setattr("usage_pipeline.aggregates.daily.CHUNK_BYTES", 1)
 
     build(one_at_a_time.root, database(one_at_a_time), K)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from aggregates.lake import SOURCE_SCHEMAS
-from schemas.contracts import load_contracts
-from streams.policy.loader import load_policy
-from streams.sink.arrow_schema import output_schema
+from usage_pipeline.aggregates.lake import SOURCE_SCHEMAS
+from usage_pipeline.schemas.contracts import load_contracts
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.sink.arrow_schema import output_schema
 
 
 def leaves(fields: list[pa.Field], prefix: str = "") -> dict[str, pa.DataType]:

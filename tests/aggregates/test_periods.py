@@ -6,7 +6,7 @@ import datetime as dt
 
 import pyarrow as pa
 
-from aggregates.periods import DAY, MONTH, WEEK, Periods, period_days, period_start
+from usage_pipeline.aggregates.periods import DAY, MONTH, WEEK, Periods, period_days, period_start
 
 D = dt.date
 

@@ -6,9 +6,9 @@ import datetime as dt
 import re
 import subprocess
 
-from aggregates.report.svg import PALETTE, Series, line_chart
 from tests.aggregates.report_lake import RARE_EVENTS, K, fill, report
 from tests.aggregates.test_cli import CLI, env
+from usage_pipeline.aggregates.report.svg import PALETTE, Series, line_chart
 
 HIDDEN = f'<span class="suppressed">suppressed (&lt; {K})</span>'
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aggregates.report.svg import PALETTE
 from tests.aggregates.report_lake import read_png, report
+from usage_pipeline.aggregates.report.svg import PALETTE
 
 FLAGS = (
     "--headless",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aggregates.lake import SOURCE_SCHEMAS, view_name
-from aggregates.tables import AGGREGATES
+from usage_pipeline.aggregates.lake import SOURCE_SCHEMAS, view_name
+from usage_pipeline.aggregates.tables import AGGREGATES
 
 LAKE_VIEWS = {view_name(purpose) for purpose in SOURCE_SCHEMAS}
 

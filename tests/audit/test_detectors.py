@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.detectors import Detector
+from usage_pipeline.audit.detectors import Detector
 
 
 def kinds(text: str, *canaries: str) -> list[str]:

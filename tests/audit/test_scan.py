@@ -12,9 +12,9 @@ import pytest
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
-from broker.admin import create_topics
-from schemas.topics import TopicSpec
+from usage_pipeline.broker.admin import create_topics
 from usage_pipeline.cli.main import app
+from usage_pipeline.schemas.topics import TopicSpec
 
 EMAIL = "planted.person@example.org"
 IPV4 = "203.0.113.77"

@@ -11,19 +11,20 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from broker.acls import secure_local_broker
-from broker.admin import ClusterUnreachableError, LoginRefusedError, describe_cluster, read_topic
-from broker.clients import producer_config
-from broker.local import LocalBroker, local_broker
-from broker.security import Cluster, client_env
-from producers.publisher import EventPublisher
-from producers.topics import ensure_raw_topics
-from streams.policy.loader import load_policy
-from streams.sink.sink import LakeSink
-from streams.supervisor import WorkerProcess
-from streams.topics import ensure_stream_topics
 from tests.conftest import free_port
 from tests.streams.test_worker import consent, feature
+from usage_pipeline.broker.acls import secure_local_broker
+from usage_pipeline.broker.admin import (
+    ClusterUnreachableError,
+    LoginRefusedError,
+    describe_cluster,
+    read_topic,
+)
+from usage_pipeline.broker.clients import producer_config
+from usage_pipeline.broker.local import LocalBroker, local_broker
+from usage_pipeline.broker.security import Cluster, client_env
+from usage_pipeline.producers.publisher import EventPublisher
+from usage_pipeline.producers.topics import ensure_raw_topics
 from usage_pipeline.settings import (
     KafkaSettings,
     LocalBrokerSettings,
@@ -33,6 +34,10 @@ from usage_pipeline.settings import (
     SinkSettings,
     TopicSettings,
 )
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.sink.sink import LakeSink
+from usage_pipeline.streams.supervisor import WorkerProcess
+from usage_pipeline.streams.topics import ensure_stream_topics
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = REPO / "config" / "anonymization.yaml"

@@ -6,8 +6,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from broker.acls import GRANTS
-from schemas.topics import CLEAN, CONSENT, RAW_EVENTS, TOPICS
+from usage_pipeline.broker.acls import GRANTS
+from usage_pipeline.schemas.topics import CLEAN, CONSENT, RAW_EVENTS, TOPICS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 ROW = re.compile(r"^\| (\w+) \| ([a-z ]+) \| `([^`]+)` \| (\w+) \| ([A-Z, ]+) \|$", re.M)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from broker.admin import committed_positions, consumer_lag, read_range
+from usage_pipeline.broker.admin import committed_positions, consumer_lag, read_range
 
 pytestmark = pytest.mark.kafka
 

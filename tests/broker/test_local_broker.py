@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from audit.detectors import Detector
-from broker.admin import describe_cluster
-from broker.local import BrokerError, LocalBroker
 from tests.conftest import free_port
+from usage_pipeline.audit.detectors import Detector
+from usage_pipeline.broker.admin import describe_cluster
+from usage_pipeline.broker.local import BrokerError, LocalBroker
 from usage_pipeline.settings import LocalBrokerSettings
 
 

@@ -9,7 +9,7 @@ import pytest
 import typer.main
 import yaml
 
-from broker.local import kafka_version
+from usage_pipeline.broker.local import kafka_version
 from usage_pipeline.cli.main import app
 from usage_pipeline.settings import LocalBrokerSettings
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from producers.topics import ensure_raw_topics
+from usage_pipeline.producers.topics import ensure_raw_topics
 from usage_pipeline.settings import TopicSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"

@@ -8,8 +8,8 @@ import sys
 
 import orjson
 
-from producers.emit import emit_lines
-from producers.publisher import EventPublisher
+from usage_pipeline.producers.emit import emit_lines
+from usage_pipeline.producers.publisher import EventPublisher
 
 
 def jsonl(*events) -> bytes:

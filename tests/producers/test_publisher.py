@@ -8,9 +8,9 @@ import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from producers.publisher import Delivery, DeliveryFailedError, EventPublisher
-from schemas.contracts import ContractViolation
-from schemas.keys import consent_key, partition_for
+from usage_pipeline.producers.publisher import Delivery, DeliveryFailedError, EventPublisher
+from usage_pipeline.schemas.contracts import ContractViolation
+from usage_pipeline.schemas.keys import consent_key, partition_for
 from usage_pipeline.settings import ProducerSettings
 
 

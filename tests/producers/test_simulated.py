@@ -7,11 +7,11 @@ import io
 
 import orjson
 
-from broker.admin import topic_sizes
-from producers.publisher import EventPublisher
-from producers.simulated import PROGRESS_EVERY, publish_simulation, write_simulation
-from producers.simulator import SimulationConfig, simulate
-from schemas.topics import raw_topics
+from usage_pipeline.broker.admin import topic_sizes
+from usage_pipeline.producers.publisher import EventPublisher
+from usage_pipeline.producers.simulated import PROGRESS_EVERY, publish_simulation, write_simulation
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.schemas.topics import raw_topics
 
 CONFIG = SimulationConfig(events=25_000, days=3, seed=4, until=dt.date(2026, 11, 1))
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from producers.simulator import SimulationConfig, population, simulate
-from schemas.contracts import ContractViolation, load_contracts
+from usage_pipeline.producers.simulator import SimulationConfig, population, simulate
+from usage_pipeline.schemas.contracts import ContractViolation, load_contracts
 
 UNTIL = dt.date(2026, 12, 1)  # a Tuesday; the period is November 2026
 SAMPLE = 200_000

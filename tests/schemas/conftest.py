@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import pytest
 
-from schemas.contracts import Contracts, load_contracts
 from tests.schemas.contract_cases import apply_changes, load_examples
+from usage_pipeline.schemas.contracts import Contracts, load_contracts
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-import schemas
+from usage_pipeline import schemas
 
 EXAMPLES_DIR = Path(schemas.__file__).resolve().parent / "examples"
 

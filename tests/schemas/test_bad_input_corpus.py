@@ -2,8 +2,8 @@
 
 import pytest
 
-from schemas.contracts import ContractViolation
 from tests.bad_input_corpus import BAD, CANARIES, VALID, Case
+from usage_pipeline.schemas.contracts import ContractViolation
 
 
 def names(cases: tuple[Case, ...]) -> list[str]:

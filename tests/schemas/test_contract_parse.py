@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.contracts import DEFAULT_MAX_EVENT_BYTES, ROOT, ContractViolation
+from usage_pipeline.schemas.contracts import DEFAULT_MAX_EVENT_BYTES, ROOT, ContractViolation
 
 
 def parse_violation(contracts, payload, **kwargs) -> ContractViolation:

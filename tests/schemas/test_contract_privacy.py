@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from schemas.contracts import ContractViolation, load_contracts
 from tests.schemas.contract_cases import apply_changes, load_examples
+from usage_pipeline.schemas.contracts import ContractViolation, load_contracts
 
 CONTRACTS = load_contracts()
 EXAMPLES = load_examples()

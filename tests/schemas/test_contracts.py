@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from schemas.contracts import (
+from usage_pipeline.schemas.contracts import (
     DEFAULT_MAX_EVENT_BYTES,
     ROOT,
     SCHEMA_DIR,

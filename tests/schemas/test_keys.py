@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.keys import consent_key, murmur2, partition_for, subject_id, subject_of_consent_key
+from usage_pipeline.schemas.keys import (
+    consent_key,
+    murmur2,
+    partition_for,
+    subject_id,
+    subject_of_consent_key,
+)
 
 
 @pytest.mark.parametrize(

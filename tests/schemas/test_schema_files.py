@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.contracts import _PATTERN_REASONS, SCHEMA_DIR, load_contracts
 from tests.schemas.contract_cases import apply_changes, load_examples
+from usage_pipeline.schemas.contracts import _PATTERN_REASONS, SCHEMA_DIR, load_contracts
 
 BASE = "https://usage-pipeline.dev/schemas/"
 ENVELOPE_ID = BASE + "envelope.v1.json"

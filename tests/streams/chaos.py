@@ -21,18 +21,18 @@ from pathlib import Path
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from broker.admin import consumer_lag, topic_sizes
-from broker.clients import producer_config
-from broker.local import LocalBroker
-from producers.publisher import Delivery, EventPublisher
-from schemas.topics import raw_topics
-from streams.supervisor import WorkerProcess
-from streams.topics import clean_topics
 from tests.conftest import free_port
 from tests.streams.conftest import REPO, StreamEnv
 from tests.streams.crash_workload import Acked, ExpectedOutputs, RawRecord, Workload
 from tests.streams.sink.conftest import POLICY, SinkEnv
+from usage_pipeline.broker.admin import consumer_lag, topic_sizes
+from usage_pipeline.broker.clients import producer_config
+from usage_pipeline.broker.local import LocalBroker
+from usage_pipeline.producers.publisher import Delivery, EventPublisher
+from usage_pipeline.schemas.topics import raw_topics
 from usage_pipeline.settings import ProducerSettings, SinkSettings
+from usage_pipeline.streams.supervisor import WorkerProcess
+from usage_pipeline.streams.topics import clean_topics
 
 # Publishing runs at most this fast and this far ahead of the worker, so that it goes on
 # through the chaos, the broker restart included.

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from broker.admin import read_topic
-from producers.topics import ensure_raw_topics
-from streams.policy.loader import load_policy
-from streams.supervisor import WorkerProcess
-from streams.topics import ensure_stream_topics
+from usage_pipeline.broker.admin import read_topic
+from usage_pipeline.producers.topics import ensure_raw_topics
 from usage_pipeline.settings import StreamSettings, TopicSettings
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.supervisor import WorkerProcess
+from usage_pipeline.streams.topics import ensure_stream_topics
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = REPO / "config" / "anonymization.yaml"

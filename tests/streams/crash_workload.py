@@ -16,12 +16,12 @@ from typing import Any
 
 import orjson
 
-from producers.simulator import SimulationConfig, simulate
-from schemas.keys import subject_id
-from schemas.topics import family_of, raw_topic
-from streams.consent import ConsentState
-from streams.deadletter import Source
-from streams.processor import Processor
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.schemas.keys import subject_id
+from usage_pipeline.schemas.topics import family_of, raw_topic
+from usage_pipeline.streams.consent import ConsentState
+from usage_pipeline.streams.deadletter import Source
+from usage_pipeline.streams.processor import Processor
 
 UNTIL = dt.date(2026, 11, 20)
 DAYS = 3

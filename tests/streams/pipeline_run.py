@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from producers.publisher import EventPublisher
+from usage_pipeline.producers.publisher import EventPublisher
 
 REPO = Path(__file__).resolve().parents[2]
 WHEN = "2026-11-20T12:00:00Z"

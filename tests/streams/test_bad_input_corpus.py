@@ -12,7 +12,6 @@ import orjson
 import pytest
 from confluent_kafka import Message, Producer
 
-from audit.detectors import Detector
 from tests.bad_input_corpus import (
     BAD,
     CANARIES,
@@ -23,6 +22,7 @@ from tests.bad_input_corpus import (
     event_id,
     good_event,
 )
+from usage_pipeline.audit.detectors import Detector
 
 GOOD_IP = "203.0.113.0"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from streams.consent import apply_change, consent_for, epoch_us
-from streams.policy.model import Consent
+from usage_pipeline.streams.consent import apply_change, consent_for, epoch_us
+from usage_pipeline.streams.policy.model import Consent
 
 T0 = epoch_us("2026-11-01T10:00:00Z")
 HOUR = 3600 * 1_000_000

@@ -18,20 +18,20 @@ import orjson
 import pyarrow.dataset as ds
 import pytest
 
-from broker.admin import read_topic
-from producers.publisher import EventPublisher
-from producers.simulator import SimulationConfig, simulate
-from schemas.keys import subject_id
-from schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
-from streams.policy.loader import load_policy
-from streams.processor import REHOMED_HEADER
-from streams.sink.arrow_schema import partitioning
-from streams.sink.layout import DATA_DIR
-from streams.topics import clean_topics
 from tests.bench import bench_module
 from tests.streams.conftest import POLICY, StreamEnv
 from tests.streams.pipeline_run import cli, email_opened, envelope, granted, lake_env, publish
+from usage_pipeline.broker.admin import read_topic
+from usage_pipeline.producers.publisher import EventPublisher
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.schemas.keys import subject_id
+from usage_pipeline.schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
 from usage_pipeline.settings import load_settings
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.processor import REHOMED_HEADER
+from usage_pipeline.streams.sink.arrow_schema import partitioning
+from usage_pipeline.streams.sink.layout import DATA_DIR
+from usage_pipeline.streams.topics import clean_topics
 
 pytestmark = pytest.mark.kafka
 

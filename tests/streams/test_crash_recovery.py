@@ -18,16 +18,6 @@ from pathlib import Path
 import orjson
 import pytest
 
-from broker.admin import read_topic
-from broker.local import LocalBroker
-from producers.publisher import Delivery, EventPublisher
-from producers.topics import ensure_raw_topics
-from schemas.contracts import load_contracts
-from streams.anonymizer import Anonymizer
-from streams.processor import Processor
-from streams.secret_key import load_pseudonymizer
-from streams.sink.layout import DATA_DIR, parse_file_name
-from streams.topics import clean_topics, ensure_stream_topics
 from tests.conftest import free_port
 from tests.streams.chaos import Chaos, PacedPublisher, Pipeline, payloads_by_id
 from tests.streams.conftest import PARTITIONS, StreamEnv
@@ -41,12 +31,22 @@ from tests.streams.crash_workload import (
     final_consent,
 )
 from tests.streams.sink.conftest import POLICY, SinkEnv, read_lake
+from usage_pipeline.broker.admin import read_topic
+from usage_pipeline.broker.local import LocalBroker
+from usage_pipeline.producers.publisher import Delivery, EventPublisher
+from usage_pipeline.producers.topics import ensure_raw_topics
+from usage_pipeline.schemas.contracts import load_contracts
 from usage_pipeline.settings import (
     LocalBrokerSettings,
     ProducerSettings,
     StreamSettings,
     TopicSettings,
 )
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.processor import Processor
+from usage_pipeline.streams.secret_key import load_pseudonymizer
+from usage_pipeline.streams.sink.layout import DATA_DIR, parse_file_name
+from usage_pipeline.streams.topics import clean_topics, ensure_stream_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from streams.anonymize.scrub import find_personal_data
-from streams.deadletter import (
+from usage_pipeline.streams.anonymize.scrub import find_personal_data
+from usage_pipeline.streams.deadletter import (
     MAX_EXCERPT_BYTES,
     MAX_REASON_CHARS,
     Source,

@@ -15,11 +15,6 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from schemas.topics import DEAD_LETTER, KEY_LINKS
-from streams.anonymize.pseudonym import Pseudonymizer, key_id_for
-from streams.policy.loader import load_policy
-from streams.secret_key import load_pseudonymizer
-from streams.supervisor import WorkerProcess
 from tests.streams.pipeline_run import (
     REPO,
     cli,
@@ -29,7 +24,12 @@ from tests.streams.pipeline_run import (
     lake_env,
     publish,
 )
+from usage_pipeline.schemas.topics import DEAD_LETTER, KEY_LINKS
 from usage_pipeline.settings import Settings, StreamSettings
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer, key_id_for
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.secret_key import load_pseudonymizer
+from usage_pipeline.streams.supervisor import WorkerProcess
 
 POLICY = load_policy(REPO / "config" / "anonymization.yaml")
 USERS = [f"hygiene-{n}" for n in range(12)]

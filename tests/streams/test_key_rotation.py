@@ -17,15 +17,15 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.topics import KEY_LINKS
-from streams.anonymize.pseudonym import Pseudonymizer, key_id_for
-from streams.anonymizer import Anonymizer
-from streams.key_links import KeyLink
-from streams.policy.loader import load_policy
-from streams.secret_key import PseudonymizationKeyError, load_pseudonymizer
-from streams.supervisor import WorkerProcess
 from tests.streams.pipeline_run import REPO, cli, feature_used, granted, lake_env, publish
+from usage_pipeline.schemas.topics import KEY_LINKS
 from usage_pipeline.settings import StreamSettings
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer, key_id_for
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.key_links import KeyLink
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.secret_key import PseudonymizationKeyError, load_pseudonymizer
+from usage_pipeline.streams.supervisor import WorkerProcess
 
 POLICY = load_policy(REPO / "config" / "anonymization.yaml")
 USERS = [f"u-{n:02}" for n in range(12)]

@@ -11,14 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.detectors import Detector
-from schemas.contracts import load_contracts
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymizer import Anonymizer
-from streams.deadletter import Source
-from streams.output import Output
-from streams.policy.loader import load_policy
-from streams.processor import Processor
 from tests.bad_input_corpus import (
     BAD,
     CANARIES,
@@ -29,6 +21,14 @@ from tests.bad_input_corpus import (
     Case,
     good_event,
 )
+from usage_pipeline.audit.detectors import Detector
+from usage_pipeline.schemas.contracts import load_contracts
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.deadletter import Source
+from usage_pipeline.streams.output import Output
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.processor import Processor
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = Source("raw.usage", 1, 42)

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.contracts import load_contracts
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymizer import Anonymizer
-from streams.consent import GRANTED
-from streams.deadletter import Source
-from streams.policy.loader import load_policy
-from streams.processor import CONSENT_CHANGING_TYPES, Processor, consent_change
+from usage_pipeline.schemas.contracts import load_contracts
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.consent import GRANTED
+from usage_pipeline.streams.deadletter import Source
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.processor import CONSENT_CHANGING_TYPES, Processor, consent_change
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "schemas" / "examples").glob("*.json"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.supervisor import PipelineProcess, ProcessExitedError, exit_cause
+from usage_pipeline.streams.supervisor import PipelineProcess, ProcessExitedError, exit_cause
 
 TRACEBACK = """\
 2026-12-06 10:00:00,000 INFO streams.worker.loop: assigned partitions [0, 1]

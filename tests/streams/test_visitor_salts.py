@@ -10,14 +10,14 @@ import urllib.request
 import duckdb
 import pytest
 
-from aggregates.build import build
-from broker.admin import read_topic
-from producers.simulator import SimulationConfig, simulate
-from schemas.topics import VISITOR_SALTS
-from streams.policy.loader import load_policy
 from tests.conftest import free_port
 from tests.streams.conftest import POLICY, make_stream_env
 from tests.streams.pipeline_run import cli, lake_env, publish
+from usage_pipeline.aggregates.build import build
+from usage_pipeline.broker.admin import read_topic
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.schemas.topics import VISITOR_SALTS
+from usage_pipeline.streams.policy.loader import load_policy
 
 pytestmark = pytest.mark.kafka
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from streams.visitors import IDS_PER_DAY, VisitorSalts
+from usage_pipeline.streams.visitors import IDS_PER_DAY, VisitorSalts
 
 
 def traffic(day: str, ip: str = "198.51.100.7", agent: str = "Firefox") -> dict:

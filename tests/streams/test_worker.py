@@ -15,7 +15,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from producers.publisher import EventPublisher
+from usage_pipeline.producers.publisher import EventPublisher
 
 T = "2026-11-20T12:00:00Z"
 DAY_BEFORE = "2026-11-19T12:00:00Z"

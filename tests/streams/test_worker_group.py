@@ -17,12 +17,12 @@ from collections import Counter
 import orjson
 import pytest
 
-from broker.admin import read_topic
-from producers.publisher import EventPublisher
-from producers.simulator import SimulationConfig, simulate
-from streams.policy.loader import load_policy
-from streams.topics import clean_topics
 from tests.streams.conftest import POLICY, StreamEnv
+from usage_pipeline.broker.admin import read_topic
+from usage_pipeline.producers.publisher import EventPublisher
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.topics import clean_topics
 
 pytestmark = pytest.mark.kafka
 

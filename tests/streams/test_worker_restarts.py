@@ -13,8 +13,8 @@ from collections import Counter
 
 import orjson
 
-from producers.publisher import EventPublisher
 from tests.streams.pipeline_run import feature_used
+from usage_pipeline.producers.publisher import EventPublisher
 
 EVENTS = 20_000
 STOPS = 5

@@ -17,16 +17,16 @@ import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Producer
 
-from aggregates.build import build
-from broker.admin import read_topic
-from schemas.contracts import load_contracts
-from schemas.topics import CONSENT_FAMILY, family_of, raw_topic
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymizer import Anonymizer
-from streams.policy.loader import load_policy
-from streams.processor import DERIVED_ID_NAMESPACE, Processor, forget_consent
-from subjects.identity import identify
 from tests.streams.conftest import PARTITIONS, POLICY, REPO
+from usage_pipeline.aggregates.build import build
+from usage_pipeline.broker.admin import read_topic
+from usage_pipeline.schemas.contracts import load_contracts
+from usage_pipeline.schemas.topics import CONSENT_FAMILY, family_of, raw_topic
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.processor import DERIVED_ID_NAMESPACE, Processor, forget_consent
+from usage_pipeline.subjects.identity import identify
 
 pytestmark = pytest.mark.kafka
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import orjson
 
-from schemas.contracts import load_contracts
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymizer import Anonymizer
-from streams.deadletter import Source
-from streams.policy.loader import load_policy
-from streams.processor import Processor
-from subjects.identity import identify, subject_ref
+from usage_pipeline.schemas.contracts import load_contracts
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.deadletter import Source
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.processor import Processor
+from usage_pipeline.subjects.identity import identify, subject_ref
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = load_policy(REPO / "config" / "anonymization.yaml")

@@ -8,13 +8,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.sink.layout import LakeLayout, OffsetRange
-from streams.sink.writer import write_parquet
-from subjects.identity import identify
-from subjects.locate import find_in_lake, lake_files
-from subjects.rewrite import Tokens, delete_rows, unlink_rows
 from tests.subjects.test_identity import POLICY
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
+from usage_pipeline.streams.sink.writer import write_parquet
+from usage_pipeline.subjects.identity import identify
+from usage_pipeline.subjects.locate import find_in_lake, lake_files
+from usage_pipeline.subjects.rewrite import Tokens, delete_rows, unlink_rows
 
 KEY = Pseudonymizer(b"k" * 32, "kcur")
 DAY = dt.date(2026, 11, 20)

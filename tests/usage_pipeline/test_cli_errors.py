@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from broker.admin import TopicSpec, create_topics
-from broker.security import MissingCredentialsError
-from streams.supervisor import ProcessExitedError
-from streams.worker.loop import AssignmentError
-from streams.worker.ordering import FenceUnansweredError
-from streams.worker.run import TopicLayoutError
-from streams.worker.salt_log import SaltLogError
-from streams.worker.transaction import FatalTransactionError
+from usage_pipeline.broker.admin import TopicSpec, create_topics
+from usage_pipeline.broker.security import MissingCredentialsError
 from usage_pipeline.cli import main
+from usage_pipeline.streams.supervisor import ProcessExitedError
+from usage_pipeline.streams.worker.loop import AssignmentError
+from usage_pipeline.streams.worker.ordering import FenceUnansweredError
+from usage_pipeline.streams.worker.run import TopicLayoutError
+from usage_pipeline.streams.worker.salt_log import SaltLogError
+from usage_pipeline.streams.worker.transaction import FatalTransactionError
 
 EXPECTED = [
     ProcessExitedError("stream worker", 1, "it stopped", Path("/state/stream-worker.log")),

@@ -12,9 +12,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress
 from rich.table import Table
 
-from aggregates.build import Built, Recomputed, build
-from aggregates.query import Format, run_query, write_result
-from aggregates.tables import AGGREGATES
+from usage_pipeline.aggregates.build import Built, Recomputed, build
+from usage_pipeline.aggregates.query import Format, run_query, write_result
+from usage_pipeline.aggregates.tables import AGGREGATES
 from usage_pipeline.cli.console import err, fail, out
 from usage_pipeline.settings import load_settings
 

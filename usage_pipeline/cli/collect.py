@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from producers.collect.server import serve
-from producers.collect.tokens import TokenBook
 from usage_pipeline.cli.common import connect
 from usage_pipeline.cli.console import err
+from usage_pipeline.producers.collect.server import serve
+from usage_pipeline.producers.collect.tokens import TokenBook
 from usage_pipeline.settings import load_settings
 
 

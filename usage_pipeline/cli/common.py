@@ -8,18 +8,18 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from audit.detectors import Detector
-from audit.report import Allowance, ScanReport
-from audit.scan import DEFAULT_ALLOWANCES, ScanTargets, scan
-from broker.admin import describe_cluster
-from broker.local import client_cluster, local_broker
-from broker.security import Cluster, address
-from producers import simulated
-from producers.publisher import EventPublisher, PublishStats
-from producers.simulator import SimulationConfig
-from producers.topics import ensure_raw_topics
-from schemas.topics import DEAD_LETTER
+from usage_pipeline.audit.detectors import Detector
+from usage_pipeline.audit.report import Allowance, ScanReport
+from usage_pipeline.audit.scan import DEFAULT_ALLOWANCES, ScanTargets, scan
+from usage_pipeline.broker.admin import describe_cluster
+from usage_pipeline.broker.local import client_cluster, local_broker
+from usage_pipeline.broker.security import Cluster, address
 from usage_pipeline.cli.console import err, out
+from usage_pipeline.producers import simulated
+from usage_pipeline.producers.publisher import EventPublisher, PublishStats
+from usage_pipeline.producers.simulator import SimulationConfig
+from usage_pipeline.producers.topics import ensure_raw_topics
+from usage_pipeline.schemas.topics import DEAD_LETTER
 from usage_pipeline.settings import Settings
 
 

@@ -26,26 +26,26 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aggregates.build import build
-from aggregates.report import write_report
-from aggregates.tables import AGGREGATES
-from broker.acls import secure_local_broker
-from broker.admin import GroupProgress
-from broker.local import BrokerError, LocalBroker, client_cluster, local_broker
-from broker.maven import last_error_line
-from broker.security import client_env
-from producers.publisher import PublishStats
-from producers.simulator import SimulationConfig
-from schemas.topics import CONSENT_FAMILY, DEAD_LETTER, raw_topic, raw_topics
-from streams.policy.loader import load_policy, policy_path
-from streams.policy.model import Policy
-from streams.sink.layout import LakeLayout
-from streams.supervisor import PipelineProcess, WorkerProcess
-from streams.topics import clean_topics, ensure_stream_topics
-from streams.worker.loop import STATS_EVERY_S
+from usage_pipeline.aggregates.build import build
+from usage_pipeline.aggregates.report import write_report
+from usage_pipeline.aggregates.tables import AGGREGATES
+from usage_pipeline.broker.acls import secure_local_broker
+from usage_pipeline.broker.admin import GroupProgress
+from usage_pipeline.broker.local import BrokerError, LocalBroker, client_cluster, local_broker
+from usage_pipeline.broker.maven import last_error_line
+from usage_pipeline.broker.security import client_env
 from usage_pipeline.cli.common import connect, print_report, publish_events, scan_pipeline
 from usage_pipeline.cli.console import err, log_to_file, out
+from usage_pipeline.producers.publisher import PublishStats
+from usage_pipeline.producers.simulator import SimulationConfig
+from usage_pipeline.schemas.topics import CONSENT_FAMILY, DEAD_LETTER, raw_topic, raw_topics
 from usage_pipeline.settings import Settings, load_settings
+from usage_pipeline.streams.policy.loader import load_policy, policy_path
+from usage_pipeline.streams.policy.model import Policy
+from usage_pipeline.streams.sink.layout import LakeLayout
+from usage_pipeline.streams.supervisor import PipelineProcess, WorkerProcess
+from usage_pipeline.streams.topics import clean_topics, ensure_stream_topics
+from usage_pipeline.streams.worker.loop import STATS_EVERY_S
 
 POLL_S = 0.5
 # The worker's Prometheus counters (streams/worker/health.py) the summary is made of.

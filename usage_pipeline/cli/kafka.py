@@ -8,14 +8,14 @@ from dataclasses import asdict
 import typer
 from rich.table import Table
 
-from broker.acls import apply_acls, pipeline_acls, secure_local_broker
-from broker.admin import describe_cluster
-from broker.local import client_cluster, kafka_version, local_broker
-from producers.topics import ensure_raw_topics
-from streams.policy.loader import load_policy
-from streams.topics import ensure_stream_topics
+from usage_pipeline.broker.acls import apply_acls, pipeline_acls, secure_local_broker
+from usage_pipeline.broker.admin import describe_cluster
+from usage_pipeline.broker.local import client_cluster, kafka_version, local_broker
 from usage_pipeline.cli.console import err, out
+from usage_pipeline.producers.topics import ensure_raw_topics
 from usage_pipeline.settings import load_settings
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.topics import ensure_stream_topics
 
 app = typer.Typer(
     help=(

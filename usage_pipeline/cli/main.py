@@ -9,23 +9,9 @@ from confluent_kafka import KafkaError, KafkaException
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from broker.admin import ClusterUnreachableError, TopicCreationError
-from broker.local import BrokerError
-from broker.security import MissingCredentialsError
-from producers.collect.tokens import TokenFileError
-from producers.publisher import DeliveryFailedError
-from schemas.contracts import ContractViolation
-from streams.policy.loader import PolicyError
-from streams.secret_key import PseudonymizationKeyError
-from streams.sink.arrow_schema import OutputSchemaError
-from streams.sink.compact import CompactionError
-from streams.sink.convert import RecordError
-from streams.supervisor import ProcessExitedError
-from streams.worker.loop import AssignmentError
-from streams.worker.ordering import FenceUnansweredError
-from streams.worker.run import TopicLayoutError
-from streams.worker.salt_log import SaltLogError
-from streams.worker.transaction import FatalTransactionError
+from usage_pipeline.broker.admin import ClusterUnreachableError, TopicCreationError
+from usage_pipeline.broker.local import BrokerError
+from usage_pipeline.broker.security import MissingCredentialsError
 from usage_pipeline.cli import (
     aggregate,
     audit,
@@ -40,6 +26,20 @@ from usage_pipeline.cli import (
     subject,
 )
 from usage_pipeline.cli.console import configure_logging, err, fail
+from usage_pipeline.producers.collect.tokens import TokenFileError
+from usage_pipeline.producers.publisher import DeliveryFailedError
+from usage_pipeline.schemas.contracts import ContractViolation
+from usage_pipeline.streams.policy.loader import PolicyError
+from usage_pipeline.streams.secret_key import PseudonymizationKeyError
+from usage_pipeline.streams.sink.arrow_schema import OutputSchemaError
+from usage_pipeline.streams.sink.compact import CompactionError
+from usage_pipeline.streams.sink.convert import RecordError
+from usage_pipeline.streams.supervisor import ProcessExitedError
+from usage_pipeline.streams.worker.loop import AssignmentError
+from usage_pipeline.streams.worker.ordering import FenceUnansweredError
+from usage_pipeline.streams.worker.run import TopicLayoutError
+from usage_pipeline.streams.worker.salt_log import SaltLogError
+from usage_pipeline.streams.worker.transaction import FatalTransactionError
 
 # Tracebacks with local variables could print personal data: never show them.
 app = typer.Typer(

@@ -10,14 +10,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from schemas.contracts import load_contracts
-from streams.policy.diff import diff as policy_diff
-from streams.policy.diff import output_changes
-from streams.policy.dry_run import dry_run as run_dry
-from streams.policy.explain import markdown, parameters, table
-from streams.policy.loader import load_policy, policy_path
 from usage_pipeline.cli.console import out
+from usage_pipeline.schemas.contracts import load_contracts
 from usage_pipeline.settings import load_settings
+from usage_pipeline.streams.policy.diff import diff as policy_diff
+from usage_pipeline.streams.policy.diff import output_changes
+from usage_pipeline.streams.policy.dry_run import dry_run as run_dry
+from usage_pipeline.streams.policy.explain import markdown, parameters, table
+from usage_pipeline.streams.policy.loader import load_policy, policy_path
 
 app = typer.Typer(
     help="Show, check, explain, compare and try the anonymization policy "

@@ -10,11 +10,11 @@ from typing import BinaryIO
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from producers import simulated
-from producers.emit import Rejection, emit_lines
-from producers.simulator import SimulationConfig
 from usage_pipeline.cli.common import connect, open_publisher, publish_events
 from usage_pipeline.cli.console import err, fail, out
+from usage_pipeline.producers import simulated
+from usage_pipeline.producers.emit import Rejection, emit_lines
+from usage_pipeline.producers.simulator import SimulationConfig
 from usage_pipeline.settings import Settings, load_settings
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from aggregates.report import write_report
+from usage_pipeline.aggregates.report import write_report
 from usage_pipeline.cli.console import err, fail
 from usage_pipeline.settings import load_settings
 

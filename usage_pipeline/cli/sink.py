@@ -9,16 +9,21 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress
 from rich.table import Table
 
-from broker.local import client_cluster
-from streams.policy.loader import load_policy
-from streams.sink.compact import compact_group, plan_compaction
-from streams.sink.layout import LakeLayout
-from streams.sink.retention import RetentionError, delete_partition, empty_trash, expired_partitions
-from streams.sink.sink import LakeSink
-from streams.topics import ensure_stream_topics
+from usage_pipeline.broker.local import client_cluster
 from usage_pipeline.cli.common import connect
 from usage_pipeline.cli.console import err, fail, out
 from usage_pipeline.settings import load_settings
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.sink.compact import compact_group, plan_compaction
+from usage_pipeline.streams.sink.layout import LakeLayout
+from usage_pipeline.streams.sink.retention import (
+    RetentionError,
+    delete_partition,
+    empty_trash,
+    expired_partitions,
+)
+from usage_pipeline.streams.sink.sink import LakeSink
+from usage_pipeline.streams.topics import ensure_stream_topics
 
 lake_app = typer.Typer(
     help="Housekeeping of the Parquet lake: merge small files, delete expired partitions.",

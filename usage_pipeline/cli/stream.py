@@ -6,16 +6,16 @@ import sys
 
 import typer
 
-from broker.local import client_cluster
-from streams.policy.loader import load_policy
-from streams.secret_key import load_pseudonymizer
-from streams.topics import ensure_stream_topics
-from streams.worker.config import worker_config
-from streams.worker.processes import run_processes
-from streams.worker.run import run_worker
+from usage_pipeline.broker.local import client_cluster
 from usage_pipeline.cli.common import connect
 from usage_pipeline.cli.console import err
 from usage_pipeline.settings import load_settings
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.secret_key import load_pseudonymizer
+from usage_pipeline.streams.topics import ensure_stream_topics
+from usage_pipeline.streams.worker.config import worker_config
+from usage_pipeline.streams.worker.processes import run_processes
+from usage_pipeline.streams.worker.run import run_worker
 
 
 def stream(

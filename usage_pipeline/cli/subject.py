@@ -7,13 +7,13 @@ from pathlib import Path
 
 import typer
 
-from subjects.erase import PipelineBusyError, erase
-from subjects.export import export, to_json
-from subjects.receipt import RECEIPTS_DIR
-from subjects.scope import open_scope
 from usage_pipeline.cli.common import scan_progress
 from usage_pipeline.cli.console import err, fail, out
 from usage_pipeline.settings import load_settings
+from usage_pipeline.subjects.erase import PipelineBusyError, erase
+from usage_pipeline.subjects.export import export, to_json
+from usage_pipeline.subjects.receipt import RECEIPTS_DIR
+from usage_pipeline.subjects.scope import open_scope
 
 app = typer.Typer(
     help="A data subject's requests: export everything held about it, or erase it.",

@@ -7,18 +7,18 @@ from typing import Any, Final
 
 import numpy as np
 
-from producers.simulator.catalog import ANONYMOUS_ACCOUNT, USER_AGENTS
-from producers.simulator.events.columns import _Columns
-from producers.simulator.events.consent import _prepare_consent
-from producers.simulator.events.email import _prepare_mail
-from producers.simulator.events.features import _prepare_feature
-from producers.simulator.events.licenses import _prepare_license
-from producers.simulator.events.media import _prepare_media
-from producers.simulator.events.tickets import _prepare_ticket
-from producers.simulator.events.traffic import _prepare_traffic
-from producers.simulator.formatting import _hex_strings, _timestamps, _uuid4_strings
-from producers.simulator.hashing import _mix64
-from producers.simulator.rows import (
+from usage_pipeline.producers.simulator.catalog import ANONYMOUS_ACCOUNT, USER_AGENTS
+from usage_pipeline.producers.simulator.events.columns import _Columns
+from usage_pipeline.producers.simulator.events.consent import _prepare_consent
+from usage_pipeline.producers.simulator.events.email import _prepare_mail
+from usage_pipeline.producers.simulator.events.features import _prepare_feature
+from usage_pipeline.producers.simulator.events.licenses import _prepare_license
+from usage_pipeline.producers.simulator.events.media import _prepare_media
+from usage_pipeline.producers.simulator.events.tickets import _prepare_ticket
+from usage_pipeline.producers.simulator.events.traffic import _prepare_traffic
+from usage_pipeline.producers.simulator.formatting import _hex_strings, _timestamps, _uuid4_strings
+from usage_pipeline.producers.simulator.hashing import _mix64
+from usage_pipeline.producers.simulator.rows import (
     K_CONSENT,
     K_FEATURE,
     K_LICENSE,
@@ -30,7 +30,7 @@ from producers.simulator.rows import (
     K_TRAFFIC,
     _Rows,
 )
-from producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.run import _Run
 
 # Row kinds built by the same code, and that code, in the order it runs (and draws).
 _FAMILIES: Final = (

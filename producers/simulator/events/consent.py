@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from producers.simulator.catalog import PORTAL, WWW
-from producers.simulator.events.columns import _Columns, _Prepared
-from producers.simulator.rows import _Rows
-from producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.catalog import PORTAL, WWW
+from usage_pipeline.producers.simulator.events.columns import _Columns, _Prepared
+from usage_pipeline.producers.simulator.rows import _Rows
+from usage_pipeline.producers.simulator.run import _Run
 
 # A consent row's code is purpose * 100 + status * 10 + source: indices into these.
 _PURPOSES: Final = ("analytics", "marketing", "partner_sharing")

@@ -6,19 +6,19 @@ from typing import Any, Final
 
 import numpy as np
 
-from producers.simulator.catalog import COMPANY_DOMAIN
-from producers.simulator.events.columns import _Columns, _Prepared
-from producers.simulator.events.links import _link_url
-from producers.simulator.formatting import _hex_strings
-from producers.simulator.hashing import _mix64
-from producers.simulator.rows import (
+from usage_pipeline.producers.simulator.catalog import COMPANY_DOMAIN
+from usage_pipeline.producers.simulator.events.columns import _Columns, _Prepared
+from usage_pipeline.producers.simulator.events.links import _link_url
+from usage_pipeline.producers.simulator.formatting import _hex_strings
+from usage_pipeline.producers.simulator.hashing import _mix64
+from usage_pipeline.producers.simulator.rows import (
     K_MAIL_BOUNCED_HARD,
     K_MAIL_BOUNCED_SOFT,
     K_MAIL_CLICKED,
     K_MAIL_SENT,
     _Rows,
 )
-from producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.run import _Run
 
 # Per e-mail row kind, from K_MAIL_SENT on (hard and soft bounces are both "bounced").
 _EMAIL_ACTIONS: Final = (

@@ -6,10 +6,10 @@ from typing import Any, Final
 
 import numpy as np
 
-from producers.simulator.draws import _pick_cum
-from producers.simulator.events.columns import _Columns, _Prepared
-from producers.simulator.rows import _Rows
-from producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.draws import _pick_cum
+from usage_pipeline.producers.simulator.events.columns import _Columns, _Prepared
+from usage_pipeline.producers.simulator.rows import _Rows
+from usage_pipeline.producers.simulator.run import _Run
 
 # (service, feature, typical duration in ms, relative frequency)
 _FEATURES: Final = (

@@ -6,10 +6,10 @@ from typing import Any, Final
 
 import numpy as np
 
-from producers.simulator.draws import _pick
-from producers.simulator.events.columns import _Columns, _Prepared
-from producers.simulator.rows import _Rows
-from producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.draws import _pick
+from usage_pipeline.producers.simulator.events.columns import _Columns, _Prepared
+from usage_pipeline.producers.simulator.rows import _Rows
+from usage_pipeline.producers.simulator.run import _Run
 
 _LICENSE_ACTIONS: Final = ("seat_assigned", "seat_released", "license_checked", "quota_used")
 _LICENSE_ACTION_P: Final = np.array([0.05, 0.03, 0.52, 0.40])

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from producers.simulator.campaigns import (
+from usage_pipeline.producers.simulator.campaigns import (
     _CAMPAIGN_KINDS,
     _TXN_INVOICE,
     _TXN_PASSWORD,
     _TXN_TICKET,
     _TXN_WELCOME,
 )
-from producers.simulator.config import _EPOCH, DAY_MS
-from producers.simulator.hashing import _mix_int
-from producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.config import _EPOCH, DAY_MS
+from usage_pipeline.producers.simulator.hashing import _mix_int
+from usage_pipeline.producers.simulator.run import _Run
 
 
 def _link_url(run: _Run, campaign: int, user: int, sent: int) -> str:

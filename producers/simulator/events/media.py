@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from producers.simulator.draws import _pick_cum
-from producers.simulator.events.columns import _Columns, _Prepared
-from producers.simulator.rows import _Rows
-from producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.draws import _pick_cum
+from usage_pipeline.producers.simulator.events.columns import _Columns, _Prepared
+from usage_pipeline.producers.simulator.rows import _Rows
+from usage_pipeline.producers.simulator.run import _Run
 
 
 def _prepare_media(run: _Run, r: _Rows, c: _Columns, lo: int, hi: int) -> _Prepared:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from producers.simulator.catalog import (
+from usage_pipeline.producers.simulator.catalog import (
     _CHANNELS,
     _DOMAINS,
     _PRIORITIES,
@@ -12,9 +12,9 @@ from producers.simulator.catalog import (
     _TICKET_CATEGORIES,
     SUPPORT,
 )
-from producers.simulator.events.columns import _Columns, _Prepared
-from producers.simulator.rows import K_TICKET_OPEN, _Rows
-from producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.events.columns import _Columns, _Prepared
+from usage_pipeline.producers.simulator.rows import K_TICKET_OPEN, _Rows
+from usage_pipeline.producers.simulator.run import _Run
 
 # Problem descriptions per category. {email} is the reporter's address, {ip} one of their IPs.
 _TICKET_TEXTS: Final[dict[str, tuple[str, ...]]] = {

@@ -6,14 +6,14 @@ from typing import Any, Final
 
 import numpy as np
 
-from producers.simulator.campaigns import _PROMO_THEMES, _Campaigns
-from producers.simulator.catalog import HOSTS
-from producers.simulator.draws import _pick, _pick_cum, _pick_rows
-from producers.simulator.events.columns import _Columns, _Prepared
-from producers.simulator.events.links import _link_url
-from producers.simulator.pages import P_API, P_FORM
-from producers.simulator.rows import _Rows
-from producers.simulator.run import _Run
+from usage_pipeline.producers.simulator.campaigns import _PROMO_THEMES, _Campaigns
+from usage_pipeline.producers.simulator.catalog import HOSTS
+from usage_pipeline.producers.simulator.draws import _pick, _pick_cum, _pick_rows
+from usage_pipeline.producers.simulator.events.columns import _Columns, _Prepared
+from usage_pipeline.producers.simulator.events.links import _link_url
+from usage_pipeline.producers.simulator.pages import P_API, P_FORM
+from usage_pipeline.producers.simulator.rows import _Rows
+from usage_pipeline.producers.simulator.run import _Run
 
 _METHODS: Final = ("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH")
 _METHOD_NAMES: Final = np.array(_METHODS, dtype=object)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from producers.topics import ensure_raw_topics
 from tests.conftest import free_port
+from usage_pipeline.producers.topics import ensure_raw_topics
 from usage_pipeline.settings import TopicSettings
 
 REPO = Path(__file__).resolve().parents[3]

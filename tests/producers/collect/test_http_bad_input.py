@@ -15,9 +15,9 @@ import uuid
 import orjson
 import pytest
 
-from audit.detectors import Detector
-from broker.admin import read_topic
 from tests.producers.collect.conftest import SITE, TOKEN
+from usage_pipeline.audit.detectors import Detector
+from usage_pipeline.broker.admin import read_topic
 
 pytestmark = pytest.mark.kafka
 

@@ -9,10 +9,10 @@ import time
 import orjson
 import pytest
 
-from broker.admin import read_topic
-from broker.local import LocalBroker
 from tests.conftest import free_port
 from tests.producers.collect.conftest import start_collector, stop_collector
+from usage_pipeline.broker.admin import read_topic
+from usage_pipeline.broker.local import LocalBroker
 from usage_pipeline.settings import LocalBrokerSettings
 
 pytestmark = pytest.mark.kafka

@@ -10,10 +10,10 @@ import sys
 import orjson
 import pytest
 
-from broker.admin import read_topic
-from producers.simulator import SimulationConfig, simulate
-from schemas.topics import raw_topics
 from tests.producers.collect.conftest import REPO, TOKEN
+from usage_pipeline.broker.admin import read_topic
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.schemas.topics import raw_topics
 
 pytestmark = pytest.mark.kafka
 

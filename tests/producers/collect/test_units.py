@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from producers.collect.body import BodyError, gunzip
-from producers.collect.client_ip import client_ip, networks
-from producers.collect.ratelimit import RateLimiter
-from producers.collect.tokens import TokenBook, TokenFileError, parse_tokens
+from usage_pipeline.producers.collect.body import BodyError, gunzip
+from usage_pipeline.producers.collect.client_ip import client_ip, networks
+from usage_pipeline.producers.collect.ratelimit import RateLimiter
+from usage_pipeline.producers.collect.tokens import TokenBook, TokenFileError, parse_tokens
 
 PROXIES = networks(["10.0.0.0/8", "2001:db8:ffff::/48"])
 

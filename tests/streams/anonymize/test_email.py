@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.anonymize.email import email_domain, looks_like_email, normalize_domain
+from usage_pipeline.streams.anonymize.email import email_domain, looks_like_email, normalize_domain
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.anonymize.pseudonym import Pseudonymizer, normalize
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer, normalize
 
 PSEUDONYMIZER = Pseudonymizer(secrets.token_bytes(32))
 

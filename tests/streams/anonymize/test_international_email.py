@@ -10,12 +10,12 @@ import unicodedata
 import orjson
 import pytest
 
-from audit.detectors import EMAIL, Detector
-from schemas.contracts import load_contracts
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymize.scrub import find_personal_data, scrub_text
-from streams.deadletter import redacted_excerpt
 from tests.schemas.contract_cases import load_examples
+from usage_pipeline.audit.detectors import EMAIL, Detector
+from usage_pipeline.schemas.contracts import load_contracts
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymize.scrub import find_personal_data, scrub_text
+from usage_pipeline.streams.deadletter import redacted_excerpt
 
 ADDRESSES = [
     "jürgen@example.de",

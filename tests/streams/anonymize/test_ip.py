@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from streams.anonymize.ip import check_prefixes, is_ip, truncate_ip
+from usage_pipeline.streams.anonymize.ip import check_prefixes, is_ip, truncate_ip
 
 ipv4 = st.ip_addresses(v=4)
 ipv6 = st.ip_addresses(v=6).filter(lambda a: a.ipv4_mapped is None and a.sixtofour is None)

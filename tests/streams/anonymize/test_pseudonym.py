@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from streams.anonymize.pseudonym import Pseudonymizer, key_id_for, normalize
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer, key_id_for, normalize
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))

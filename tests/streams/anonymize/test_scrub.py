@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.anonymize.email import AT_SPELLINGS
-from streams.anonymize.scrub import find_personal_data, scrub_text
+from usage_pipeline.streams.anonymize.email import AT_SPELLINGS
+from usage_pipeline.streams.anonymize.scrub import find_personal_data, scrub_text
 
 SEPARATORS = st.sampled_from(
     [" ", "\n", ", ", "; ", "(", ")", "<", ">", '"', "[", "]", "\\", " | "]

@@ -11,9 +11,14 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.provisional import domains
 
-from streams.anonymize.scrub import find_personal_data
-from streams.anonymize.url import REDACTED, UrlCleaner, id_segment_problem, own_tokens
-from streams.policy.loader import load_policy
+from usage_pipeline.streams.anonymize.scrub import find_personal_data
+from usage_pipeline.streams.anonymize.url import (
+    REDACTED,
+    UrlCleaner,
+    id_segment_problem,
+    own_tokens,
+)
+from usage_pipeline.streams.policy.loader import load_policy
 
 KEEP = frozenset({"utm_source", "q", "page"})
 PARAM_NAMES = ["utm_source", "q", "page", "email", "ip", "ref"]

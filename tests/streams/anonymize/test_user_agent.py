@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.anonymize.scrub import find_personal_data
-from streams.anonymize.user_agent import DEVICE_CLASSES, generalize_user_agent
+from usage_pipeline.streams.anonymize.scrub import find_personal_data
+from usage_pipeline.streams.anonymize.user_agent import DEVICE_CLASSES, generalize_user_agent
 
 KEYS = {"browser_family", "browser_major", "os_family", "device_class"}
 

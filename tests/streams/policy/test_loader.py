@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from schemas.contracts import load_contracts
-from streams.policy.loader import PolicyError, load_policy, parse_policy
-from streams.policy.model import Consent, KeyRotation
+from usage_pipeline.schemas.contracts import load_contracts
+from usage_pipeline.streams.policy.loader import PolicyError, load_policy, parse_policy
+from usage_pipeline.streams.policy.model import Consent, KeyRotation
 
 POLICY = Path(__file__).resolve().parents[3] / "config" / "anonymization.yaml"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.policy.loader import load_policy
+from usage_pipeline.streams.policy.loader import load_policy
 
 REPO = Path(__file__).resolve().parents[3]
 POLICY = REPO / "config" / "anonymization.yaml"

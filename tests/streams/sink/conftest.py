@@ -17,19 +17,9 @@ import pyarrow.dataset as ds
 import pytest
 from confluent_kafka import Producer
 
-from broker.clients import producer_config
-from producers.simulator import SimulationConfig, simulate
-from schemas.contracts import load_contracts
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymizer import Anonymizer
-from streams.deadletter import Source
-from streams.output import Output
-from streams.policy.loader import load_policy
-from streams.processor import Processor
-from streams.sink.arrow_schema import partitioning
-from streams.sink.layout import DATA_DIR
-from streams.sink.sink import LakeSink, SinkStats
-from streams.topics import clean_topics, ensure_stream_topics
+from usage_pipeline.broker.clients import producer_config
+from usage_pipeline.producers.simulator import SimulationConfig, simulate
+from usage_pipeline.schemas.contracts import load_contracts
 from usage_pipeline.settings import (
     KafkaSettings,
     ProducerSettings,
@@ -37,6 +27,16 @@ from usage_pipeline.settings import (
     SinkSettings,
     TopicSettings,
 )
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.deadletter import Source
+from usage_pipeline.streams.output import Output
+from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.processor import Processor
+from usage_pipeline.streams.sink.arrow_schema import partitioning
+from usage_pipeline.streams.sink.layout import DATA_DIR
+from usage_pipeline.streams.sink.sink import LakeSink, SinkStats
+from usage_pipeline.streams.topics import clean_topics, ensure_stream_topics
 
 REPO = Path(__file__).resolve().parents[3]
 POLICY = load_policy(REPO / "config" / "anonymization.yaml")

@@ -9,22 +9,22 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from schemas.contracts import load_contracts
-from streams.anonymize.pseudonym import Pseudonymizer
-from streams.anonymize.user_agent import generalize_user_agent
-from streams.anonymizer import RENAMED_BY, Anonymizer
-from streams.deadletter import Source
-from streams.policy.model import Consent
-from streams.processor import Processor
-from streams.sink.arrow_schema import (
+from tests.streams.sink.conftest import GRANTED_ALL, POLICY, REPO
+from usage_pipeline.schemas.contracts import load_contracts
+from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
+from usage_pipeline.streams.anonymize.user_agent import generalize_user_agent
+from usage_pipeline.streams.anonymizer import RENAMED_BY, Anonymizer
+from usage_pipeline.streams.deadletter import Source
+from usage_pipeline.streams.policy.model import Consent
+from usage_pipeline.streams.processor import Processor
+from usage_pipeline.streams.sink.arrow_schema import (
     USER_AGENT,
     OutputSchemaError,
     json_type,
     output_schema,
     output_schemas,
 )
-from streams.sink.convert import Converter, RecordError, event_dates
-from tests.streams.sink.conftest import GRANTED_ALL, POLICY, REPO
+from usage_pipeline.streams.sink.convert import Converter, RecordError, event_dates
 
 CONTRACTS = load_contracts()
 SCHEMAS = output_schemas(POLICY, CONTRACTS)

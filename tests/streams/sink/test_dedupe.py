@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.sink.convert import RecordError
-from streams.sink.dedupe import SeenIds
-from streams.sink.layout import LakeLayout, OffsetRange
-from streams.sink.writer import write_parquet
+from usage_pipeline.streams.sink.convert import RecordError
+from usage_pipeline.streams.sink.dedupe import SeenIds
+from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
+from usage_pipeline.streams.sink.writer import write_parquet
 
 DAYS = [dt.date(2026, 11, 1) + dt.timedelta(days=n) for n in range(3)]
 IDS = [str(uuid.UUID(int=n + 1, version=4)) for n in range(12)]

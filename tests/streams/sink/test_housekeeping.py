@@ -10,14 +10,14 @@ import pyarrow.dataset as ds
 import pytest
 from typer.testing import CliRunner
 
-import streams.sink.compact as compact_module
-from streams.sink.compact import compact_group, plan_compaction
-from streams.sink.layout import LakeLayout, OffsetRange
-from streams.sink.retention import delete_partition, expired_partitions
-from streams.sink.writer import write_parquet
+import usage_pipeline.streams.sink.compact as compact_module
 from tests.streams.sink.conftest import POLICY, expected_rows, lake_rows
 from tests.streams.sink.test_exactly_once import Crash, assert_lake_holds_exactly
 from usage_pipeline.cli.main import app
+from usage_pipeline.streams.sink.compact import compact_group, plan_compaction
+from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
+from usage_pipeline.streams.sink.retention import delete_partition, expired_partitions
+from usage_pipeline.streams.sink.writer import write_parquet
 
 pytestmark = pytest.mark.kafka
 TODAY = dt.datetime.now(dt.UTC).date()

@@ -7,7 +7,12 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.sink.layout import LakeLayout, OffsetRange, parse_day_dir, parse_file_name
+from usage_pipeline.streams.sink.layout import (
+    LakeLayout,
+    OffsetRange,
+    parse_day_dir,
+    parse_file_name,
+)
 
 topics = st.from_regex(r"[A-Za-z0-9-][A-Za-z0-9._-]{0,59}", fullmatch=True)
 offsets = st.integers(min_value=0, max_value=2**63 - 1)

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from schemas.contracts import load_contracts
-from streams.sink.arrow_schema import dataset_schema, output_schemas, partitioning
-from streams.sink.layout import LakeLayout
 from tests.streams.sink.conftest import POLICY, expected_rows
+from usage_pipeline.schemas.contracts import load_contracts
+from usage_pipeline.streams.sink.arrow_schema import dataset_schema, output_schemas, partitioning
+from usage_pipeline.streams.sink.layout import LakeLayout
 
 pytestmark = pytest.mark.kafka
 

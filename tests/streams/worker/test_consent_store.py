@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.consent import GRANTED, WITHDRAWN
-from streams.worker.consent_store import ConsentStore
+from usage_pipeline.streams.consent import GRANTED, WITHDRAWN
+from usage_pipeline.streams.worker.consent_store import ConsentStore
 
 decisions = st.dictionaries(
     st.sampled_from(["analytics", "marketing", "partner_sharing", "a_new_purpose"]),

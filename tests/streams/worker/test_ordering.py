@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from streams.worker import ordering
-from streams.worker.ordering import ConsentGate, FenceUnansweredError
+from usage_pipeline.streams.worker import ordering
+from usage_pipeline.streams.worker.ordering import ConsentGate, FenceUnansweredError
 
 
 @dataclass

@@ -7,7 +7,7 @@ from itertools import accumulate
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.worker.positions import Positions
+from usage_pipeline.streams.worker.positions import Positions
 
 KEY = ("raw.usage", 0)
 

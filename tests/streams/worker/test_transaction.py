@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from streams.worker import transaction
-from streams.worker.transaction import FatalTransactionError, Transactions
+from usage_pipeline.streams.worker import transaction
+from usage_pipeline.streams.worker.transaction import FatalTransactionError, Transactions
 
 
 class Producer:
