@@ -9,9 +9,9 @@ import pytest
 import typer.main
 import yaml
 
+from usage_pipeline.broker.config import LocalBrokerSettings
 from usage_pipeline.broker.local import kafka_version
 from usage_pipeline.cli.main import app
-from usage_pipeline.settings import LocalBrokerSettings
 
 
 @pytest.fixture(scope="module")
