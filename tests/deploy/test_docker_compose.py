@@ -129,9 +129,10 @@ def test_collector_gets_its_service_tokens_from_a_secret_file(compose):
 
 
 def test_the_image_copies_every_package_the_project_installs(repo_root):
-    pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    setuptools = tomllib.loads((repo_root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = setuptools["package-dir"]
     packages = {
-        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+        folders.get(".".join(p.split(".")[:2]), "usage_pipeline") for p in setuptools["packages"]
     }
     copied = set(re.findall(r"^COPY (\S+) \1$", (repo_root / "Dockerfile").read_text(), re.M))
     assert packages <= copied
