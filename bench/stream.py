@@ -97,6 +97,7 @@ def run_baseline(bootstrap: str, namespace: str, key: bytes) -> dict:
             "group.id": f"{out_namespace}baseline",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
+            "enable.partition.eof": True,
         }
     )
     producer = Producer(producer_config(bootstrap, settings.producer, "bench-baseline"))
@@ -104,11 +105,20 @@ def run_baseline(bootstrap: str, namespace: str, key: bytes) -> dict:
     consent: dict = {}
     total = sum(topic_sizes(bootstrap, list(raw_topics(namespace))).values())
     done, start = 0, time.perf_counter()
-    while done < total:
+    at_end: set[tuple[str, int]] = set()
+    # Offsets count transaction markers too (the worker writes raw.consent transactionally):
+    # the loop also ends once every assigned partition is read to its end.
+    while done < total and not (
+        done and at_end >= {(p.topic, p.partition) for p in consumer.assignment()}
+    ):
         messages = consumer.consume(num_messages=5000, timeout=1.0)
+        before = done
         for message in messages:
+            place = (message.topic(), message.partition())
             if message.error() is not None:
+                at_end.add(place)
                 continue
+            at_end.discard(place)
             done += 1
             source = Source(message.topic(), message.partition(), message.offset())
             outcome = processor.process(message.value(), source, consent.get)
@@ -121,7 +131,7 @@ def run_baseline(bootstrap: str, namespace: str, key: bytes) -> dict:
                 )
             producer.poll(0)
         producer.flush()
-        if messages:  # committing with nothing consumed yet fails (_NO_OFFSET)
+        if done > before:  # committing with nothing consumed yet fails (_NO_OFFSET)
             consumer.commit(asynchronous=False)
     seconds = time.perf_counter() - start
     consumer.close()
