@@ -21,7 +21,7 @@ from tests.streams.conftest import PARTITIONS, POLICY, REPO
 from usage_pipeline.aggregates.build import build
 from usage_pipeline.broker.admin import read_topic
 from usage_pipeline.schemas.contracts import load_contracts
-from usage_pipeline.schemas.topics import CONSENT_FAMILY, family_of, raw_topic
+from usage_pipeline.schemas.topics import CONSENT_FAMILY, RAW_EVENTS, family_of, raw_topic
 from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
 from usage_pipeline.streams.anonymizer import Anonymizer
 from usage_pipeline.streams.policy.loader import load_policy
@@ -199,7 +199,7 @@ def test_export_lists_consent_history_clean_records_by_output_and_dead_letters(
     # Raw topics hold the subject in the clear, clean ones its pseudonyms, until retention.
     in_kafka = {t["topic"]: t["mentioning_subject"] for t in exported["kafka_topics"]}
     assert stream_env.topic("raw.consent") not in in_kafka  # the consent history covers it
-    raw = [stream_env.topic(f"raw.{f}") for f in ("usage", "traffic", "email", "account")]
+    raw = [stream_env.topic(topic.name) for topic in RAW_EVENTS.values()]  # support too
     own_events = sum(1 for e in own if e["event_type"] != "consent.changed")
     assert sum(in_kafka[topic] for topic in raw) >= own_events + 1  # + the bad event
     assert in_kafka[stream_env.topic("raw.usage")] >= 1  # the bad event
