@@ -48,6 +48,7 @@ FenceRequest = Callable[[set[int]], dict[Key, Future]]
 FENCE_PATIENCE_S = 10.0  # a fence unanswered this long is asked for again
 FENCE_ATTEMPTS = 6  # ... this many times; then the worker gives up (and is restarted)
 _NEVER = float("-inf")
+_ALWAYS = float("inf")
 
 
 class FenceUnansweredError(RuntimeError):
@@ -148,26 +149,38 @@ class ConsentGate:
         return [record for at, record in itertools.takewhile(lambda h: h[0] <= bound, consent)]
 
     def _merge(self, lane: _Lane) -> Iterator[tuple[float, Message]]:
-        held, watermark = lane.held, lane.watermark
+        held, watermark, consent_topic = lane.held, lane.watermark, self._topics[0]
         while True:
-            head_topic, head_time, bound = None, 0.0, float("inf")
+            # The earliest head (consent wins a tie: it comes first, and only an earlier
+            # record replaces it), and how far its topic may run before another topic's
+            # head or an empty topic's watermark comes first.
+            head, head_time, limit, before = None, 0.0, _ALWAYS, _ALWAYS
             for topic in self._topics:
                 queue = held[topic]
-                if queue:
-                    if head_topic is None or queue[0][0] < head_time:
-                        head_topic, head_time = topic, queue[0][0]
-                elif watermark[topic] < bound:
-                    bound = watermark[topic]
-            if head_topic is None or head_time > bound:
-                return
-            released = held[head_topic].popleft()
-            if head_topic == self._topics[0]:
-                subject = _subject(released[1].key())
-                queue = lane.consent_of[subject]
-                queue.popleft()
                 if not queue:
-                    del lane.consent_of[subject]
-            yield released
+                    limit = min(limit, watermark[topic])
+                elif head is None or queue[0][0] < head_time:
+                    head, head_time = topic, queue[0][0]
+            if head is None or head_time > limit:
+                return
+            for topic in self._topics:
+                queue = held[topic]
+                if topic == head or not queue:
+                    continue
+                if topic == consent_topic:
+                    before = queue[0][0]  # an event must be earlier than the next decision
+                else:
+                    limit = min(limit, queue[0][0])
+            queue, is_consent = held[head], head == consent_topic
+            while queue and queue[0][0] <= limit and queue[0][0] < before:
+                released = queue.popleft()
+                if is_consent:
+                    subject = _subject(released[1].key())
+                    of_subject = lane.consent_of[subject]
+                    of_subject.popleft()
+                    if not of_subject:
+                        del lane.consent_of[subject]
+                yield released
 
     def _advance(self, partition: int, lane: _Lane, read_to: Callable[[Key], int]) -> None:
         """Raise the watermark of each topic read to its fence; ask again for one that failed.
