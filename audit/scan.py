@@ -38,7 +38,7 @@ class ScanTargets:
 
     lake_dir: Path | None = None
     database: Path | None = None
-    bootstrap: Cluster | None = None
+    cluster: Cluster | None = None
     topics: list[str] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)  # asked for: must exist
     optional_logs: list[Path] = field(default_factory=list)  # known places: may be absent
@@ -58,7 +58,7 @@ def scan(
     if database is not None:
         run.database(database, progress)
     for topic in targets.topics:
-        run.topic(targets.bootstrap, topic, progress)
+        run.topic(targets.cluster, topic, progress)
     run.logs(targets.logs, targets.optional_logs, progress)
     run.report.not_full.update(detector.not_full)
     return run.report
@@ -94,22 +94,22 @@ class _Scan:
         advance = self.counted("DuckDB tables and views", progress(f"tables of {database}", None))
         self.read(str(database), sources.duckdb_database(database, self.detector, advance))
 
-    def topic(self, bootstrap: Cluster | None, topic: str, progress: Progress) -> None:
-        if not bootstrap:
+    def topic(self, cluster: Cluster | None, topic: str, progress: Progress) -> None:
+        if not cluster:
             self.report.skipped.append(
                 f"topic {topic}: no Kafka cluster (set KAFKA_BOOTSTRAP_SERVERS or run kafka up)"
             )
             return
         try:
-            exists = sources.topic_exists(bootstrap, topic)
+            exists = sources.topic_exists(cluster, topic)
         except Exception as exc:  # reported; the scan goes on
             self.report.errors.append(f"topic {topic}: {_reason(exc)}")
             return
         if not exists:
-            self.report.skipped.append(f"topic {topic} does not exist on {address(bootstrap)}")
+            self.report.skipped.append(f"topic {topic} does not exist on {address(cluster)}")
             return
         advance = self.counted("Kafka records", progress(f"records of {topic}", None))
-        self.read(f"topic {topic}", sources.kafka_topic(bootstrap, topic, self.detector, advance))
+        self.read(f"topic {topic}", sources.kafka_topic(cluster, topic, self.detector, advance))
 
     def logs(self, logs: list[Path], optional: list[Path], progress: Progress) -> None:
         present = []

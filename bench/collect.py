@@ -37,11 +37,11 @@ from pathlib import Path
 import harness
 import orjson
 
-from usage_pipeline.producers.collect.server import APP_FACTORY
+from usage_pipeline.broker.config import ProducerSettings
+from usage_pipeline.cli.collect import APP_FACTORY
 from usage_pipeline.producers.publisher import EventPublisher
 from usage_pipeline.producers.simulator import SimulationConfig, simulate
 from usage_pipeline.producers.topics import ensure_raw_topics
-from usage_pipeline.settings import ProducerSettings
 
 BATCH = 100
 TARGET_EVENTS_PER_S = 50_000

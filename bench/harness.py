@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from usage_pipeline.broker.admin import admin_client
-from usage_pipeline.broker.local import cluster_address, local_broker
+from usage_pipeline.resolve import cluster_address, local_broker
 from usage_pipeline.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent

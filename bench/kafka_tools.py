@@ -16,10 +16,11 @@ from pathlib import Path
 
 import orjson
 
+from usage_pipeline.broker.config import ProducerSettings
 from usage_pipeline.broker.local import kafka_version
 from usage_pipeline.broker.maven import MavenError, copy_dependencies
 from usage_pipeline.producers.simulator import SimulationConfig, simulate
-from usage_pipeline.settings import ProducerSettings, Settings
+from usage_pipeline.settings import Settings
 
 HERE = Path(__file__).with_name("kafka-tools")
 POM = HERE / "pom.xml"

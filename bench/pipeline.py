@@ -69,8 +69,9 @@ from usage_pipeline.producers.publisher import EventPublisher
 from usage_pipeline.producers.simulator import SimulationConfig, simulate
 from usage_pipeline.producers.topics import ensure_raw_topics
 from usage_pipeline.schemas.topics import TopicSpec, raw_topics
-from usage_pipeline.settings import Settings, SinkSettings
+from usage_pipeline.settings import Settings
 from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.sink.config import SinkSettings
 from usage_pipeline.streams.supervisor import WorkerProcess
 from usage_pipeline.streams.topics import clean_topics, ensure_stream_topics
 

@@ -35,12 +35,13 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from usage_pipeline.broker.clients import produce_blocking, producer_config
 from usage_pipeline.producers.simulator import SimulationConfig, simulate
 from usage_pipeline.schemas.contracts import load_contracts
-from usage_pipeline.settings import Settings, SinkSettings, load_settings
+from usage_pipeline.settings import Settings, load_settings
 from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
 from usage_pipeline.streams.anonymizer import Anonymizer
 from usage_pipeline.streams.deadletter import Source
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.processor import Processor
+from usage_pipeline.streams.sink.config import SinkSettings
 from usage_pipeline.streams.sink.sink import CONSUME_BATCH, LakeSink, consumer_config
 from usage_pipeline.streams.topics import clean_topics, ensure_stream_topics
 
@@ -84,7 +85,7 @@ def publish(bootstrap: str, namespace: str, records: int) -> None:
 def consume_only(bootstrap: str, namespace: str, records: int, tuned: bool) -> dict:
     group = "consume-only" if tuned else "consume-defaults"
     settings = sink_settings(namespace, Path("unused"), group_id=group)
-    config = consumer_config(bootstrap, settings)
+    config = consumer_config(bootstrap, settings.sink, settings.topics.namespace)
     if not tuned:
         for name in ("queued.max.messages.kbytes", "fetch.queue.backoff.ms"):
             del config[name]
@@ -125,7 +126,9 @@ def sink_settings(namespace: str, lake: Path, **sink: object) -> Settings:
 
 def lake_sink(bootstrap: str, namespace: str, lake: Path) -> dict:
     settings = sink_settings(namespace, lake)
-    sink = LakeSink(bootstrap, settings, load_policy(POLICY_FILE))
+    sink = LakeSink(
+        bootstrap, settings.sink, load_policy(POLICY_FILE), namespace=settings.topics.namespace
+    )
     start, cpu = time.perf_counter(), harness.cpu_seconds()
     stats = sink.run(until_caught_up=True)
     seconds = time.perf_counter() - start

@@ -21,10 +21,9 @@ from confluent_kafka.admin import (
 )
 
 from usage_pipeline.broker.admin import admin_client
-from usage_pipeline.broker.local import local_broker
+from usage_pipeline.broker.config import LocalRole
 from usage_pipeline.broker.security import Cluster
 from usage_pipeline.schemas.topics import TOPICS, Role
-from usage_pipeline.settings import LocalRole, Settings
 
 ResourceKind = Literal["topic", "group", "transactional_id"]
 PatternKind = Literal["literal", "prefixed"]
@@ -66,14 +65,18 @@ GROUP_GRANTS: tuple[Grant, ...] = (
 GRANTS: tuple[Grant, ...] = topic_grants() + GROUP_GRANTS
 
 
-def pipeline_acls(settings: Settings, users: Mapping[LocalRole, str]) -> list[AclBinding]:
-    """The table's rows for these settings, each role's user named by ``users``."""
-    namespace = settings.topics.namespace
-    names = {
-        "ns": namespace,
-        "app": namespace + settings.stream.app_id,
-        "sink": namespace + settings.sink.group_id,
-    }
+@dataclass(frozen=True)
+class AclNames:
+    """What the table's placeholders stand for in one deployment."""
+
+    namespace: str
+    stream_group: str  # the workers' consumer group, with the namespace
+    sink_group: str  # the sink's consumer group, with the namespace
+
+
+def pipeline_acls(names: AclNames, users: Mapping[LocalRole, str]) -> list[AclBinding]:
+    """The table's rows for these names, each role's user named by ``users``."""
+    values = {"ns": names.namespace, "app": names.stream_group, "sink": names.sink_group}
     resource_types = {
         "topic": ResourceType.TOPIC,
         "group": ResourceType.GROUP,
@@ -83,7 +86,7 @@ def pipeline_acls(settings: Settings, users: Mapping[LocalRole, str]) -> list[Ac
     return [
         AclBinding(
             resource_types[grant.resource],
-            grant.name.format(**names),
+            grant.name.format(**values),
             patterns[grant.pattern],
             f"User:{users[grant.role]}",
             "*",
@@ -103,10 +106,3 @@ def apply_acls(cluster: Cluster, bindings: list[AclBinding], timeout_s: float = 
             future.result()
         except KafkaException as exc:
             raise RuntimeError(f"could not create ACL {binding}: {exc.args[0].str()}") from exc
-
-
-def secure_local_broker(settings: Settings) -> None:
-    """Apply the table to the local broker when it runs with SASL/SCRAM (else do nothing)."""
-    broker = local_broker(settings)
-    if broker.secured:
-        apply_acls(broker.client("admin"), pipeline_acls(settings, settings.local_broker.users))

@@ -7,8 +7,8 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from usage_pipeline.broker.config import ProducerSettings
 from usage_pipeline.broker.security import Cluster, connection_config
-from usage_pipeline.settings import ProducerSettings
 
 # librdkafka's RD_KAFKA_PARTITION_UA, confluent-kafka's default for produce(partition=...).
 PARTITION_UA = -1

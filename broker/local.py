@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Literal
 
 from usage_pipeline.broker.admin import ClusterInfo, ClusterUnreachableError, wait_until_ready
+from usage_pipeline.broker.config import KafkaSettings, LocalBrokerSettings, LocalRole
 from usage_pipeline.broker.maven import MavenError, copy_dependencies, last_error_line
 from usage_pipeline.broker.security import Cluster
-from usage_pipeline.settings import KafkaSettings, LocalBrokerSettings, LocalRole, Settings
 
 log = logging.getLogger(__name__)
 
@@ -353,24 +353,3 @@ def _tail(path: Path, size: int = 20_000) -> str:
             return f.read().decode(errors="replace")
     except FileNotFoundError:
         return ""
-
-
-def local_broker(settings: Settings) -> LocalBroker:
-    """The development broker that belongs to these settings' home folder."""
-    return LocalBroker(settings.local_broker, settings.home)
-
-
-def cluster_address(settings: Settings) -> str:
-    """The configured cluster if there is one, else the local broker's address."""
-    return settings.kafka.bootstrap_servers or local_broker(settings).bootstrap_servers
-
-
-def client_cluster(settings: Settings, role: LocalRole) -> Cluster:
-    """How a client acting as ``role`` connects.
-
-    A configured cluster is reached with ``settings.kafka``'s own login whatever the role
-    (each deployed service has one user); the local broker gives each role its user.
-    """
-    if settings.kafka.bootstrap_servers:
-        return settings.kafka
-    return local_broker(settings).client(role)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-from usage_pipeline.settings import KafkaSettings
+from usage_pipeline.broker.config import KafkaSettings
 
 Cluster: TypeAlias = str | KafkaSettings
 

@@ -23,6 +23,7 @@ import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
 from usage_pipeline.broker.clients import produce_blocking, producer_config
+from usage_pipeline.broker.config import ProducerSettings
 from usage_pipeline.broker.security import Cluster
 from usage_pipeline.schemas.contracts import (
     DEFAULT_MAX_EVENT_BYTES,
@@ -33,7 +34,6 @@ from usage_pipeline.schemas.contracts import (
 )
 from usage_pipeline.schemas.keys import consent_key, partition_for, subject_id
 from usage_pipeline.schemas.topics import CONSENT_FAMILY, family_of, raw_topic
-from usage_pipeline.settings import ProducerSettings
 
 log = logging.getLogger(__name__)
 

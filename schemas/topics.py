@@ -15,7 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Final, Literal, Protocol
+from typing import Final, Literal
+
+from pydantic import Field
+
+from usage_pipeline.schemas.section import Section
 
 Role = Literal["producer", "stream", "sink"]
 
@@ -28,17 +32,29 @@ RAW_FAMILIES: Final = ("usage", "traffic", "email", "account", "support", CONSEN
 CLEAN_PREFIX: Final = "clean."
 
 
-class TopicSettingsLike(Protocol):
-    """What topic creation needs from the settings (``TopicSettings`` has it)."""
+class TopicSettings(Section):
+    """The topics the project creates."""
+
+    namespace: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Prefix of every topic name, e.g. 'staging.', to share a cluster.",
+    )
+    partitions: int = Field(
+        12,
+        ge=1,
+        description="Partitions of every pipeline topic: the most stream workers one group can "
+        "use. Raising it later moves subjects to other partitions (docs/stream.md).",
+    )
+    replication_factor: int = Field(1, ge=1, description="Replicas of every pipeline topic.")
+    raw_retention_days: float = Field(
+        7.0, gt=0, description="Retention of raw topics, which hold personal data in the clear."
+    )
 
     @property
-    def namespace(self) -> str: ...
-    @property
-    def partitions(self) -> int: ...
-    @property
-    def replication_factor(self) -> int: ...
-    @property
-    def raw_retention_ms(self) -> int: ...
+    def raw_retention_ms(self) -> int:
+        """``raw_retention_days`` in milliseconds, as Kafka's topic configs take it."""
+        return int(self.raw_retention_days * 24 * 3600 * 1000)
 
 
 @dataclass(frozen=True)
@@ -186,7 +202,7 @@ def raw_topics(namespace: str = "") -> tuple[str, ...]:
 
 def topic_specs(
     topics: Iterable[Topic],
-    settings: TopicSettingsLike,
+    settings: TopicSettings,
     clean_outputs: Iterable[str] = (),
     salt_lifetime_ms: int | None = None,
 ) -> list[TopicSpec]:

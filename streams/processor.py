@@ -343,7 +343,7 @@ class Processor:
         return Outcome([output], dead_letter=(stage, reason_class))
 
 
-def forget_consent(
+def consent_after_tombstone(
     key: bytes | None, consent_of: Callable[[str], ConsentState | None]
 ) -> tuple[str, ConsentState | None] | None:
     """The subject and its state once a consent tombstone (``subject|purpose``, no value) is

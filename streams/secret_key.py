@@ -7,8 +7,8 @@ import binascii
 import re
 from pathlib import Path
 
-from usage_pipeline.settings import StreamSettings
 from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer, key_id_for
+from usage_pipeline.streams.config import StreamSettings
 
 MIN_KEY_BYTES = 32
 KEY_VARIABLE = "USAGE_PIPELINE_STREAM__PSEUDONYMIZATION_KEY"

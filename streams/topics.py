@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from usage_pipeline.broker.admin import create_topics
 from usage_pipeline.broker.security import Cluster
-from usage_pipeline.schemas.topics import STREAM_TOPICS, TopicSettingsLike, topic_specs
+from usage_pipeline.schemas.topics import STREAM_TOPICS, TopicSettings, topic_specs
 from usage_pipeline.streams.policy.model import Policy
 from usage_pipeline.streams.visitors import SALT_LIFETIME_S
 
@@ -18,7 +18,7 @@ def clean_topics(policy: Policy, namespace: str = "") -> dict[str, str]:
 def ensure_stream_topics(
     cluster: Cluster,
     policy: Policy,
-    settings: TopicSettingsLike,
+    settings: TopicSettings,
     salt_lifetime_ms: int = SALT_LIFETIME_S * 1000,
 ) -> None:
     """Create the stream's topics that do not exist yet, one clean topic per policy output."""

@@ -19,13 +19,13 @@ from usage_pipeline.aggregates.build import build
 from usage_pipeline.audit.scan import Progress, no_progress
 from usage_pipeline.broker.clients import producer_config
 from usage_pipeline.schemas.keys import partition_for
-from usage_pipeline.streams.policy.loader import policy_path
 from usage_pipeline.streams.sink.lock import lake_lock
 from usage_pipeline.subjects.expiry import topic_expiry
 from usage_pipeline.subjects.identity import subject_ref
 from usage_pipeline.subjects.locate import Findings, find_subject
 from usage_pipeline.subjects.quiesce import Lag, pipeline_lag, wait_until_idle
 from usage_pipeline.subjects.receipt import Receipt, file_sha256, now
+from usage_pipeline.subjects.request import SubjectRequest
 from usage_pipeline.subjects.rewrite import (
     Rewritten,
     Tokens,
@@ -33,7 +33,6 @@ from usage_pipeline.subjects.rewrite import (
     remove_stale_temporaries,
     unlink_rows,
 )
-from usage_pipeline.subjects.scope import Scope
 
 
 class PipelineBusyError(RuntimeError):
@@ -41,28 +40,27 @@ class PipelineBusyError(RuntimeError):
 
 
 def erase(
-    scope: Scope,
+    request: SubjectRequest,
     progress: Progress = no_progress,
     wait_s: float | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> Receipt:
     """Erase the subject; returns the receipt (not yet written). Raises PipelineBusyError,
     before changing anything, while the pipeline has lag (after ``wait_s`` if given)."""
-    settings, policy = scope.settings, scope.policy
-    policy_file = policy_path(settings.stream.policy_file)
+    stores, policy, policy_file = request.stores, request.policy, request.policy_file
     receipt = Receipt(
-        subject_ref(scope.identity.subject_id, scope.pseudonymizer),
-        scope.pseudonymizer.key_id,
+        subject_ref(request.identity.subject_id, request.pseudonymizer),
+        request.pseudonymizer.key_id,
         policy.version,
         str(policy_file),
         file_sha256(policy_file),
         now(),
     )
-    lag = _quiet_pipeline(scope, wait_s, say)
+    lag = _quiet_pipeline(request, wait_s, say)
     receipt.preconditions = {"stream_lag": lag.stream, "sink_lag": lag.sink}
-    with lake_lock(scope.layout):
-        remove_stale_temporaries(scope.layout)
-        findings = find_subject(scope, progress)
+    with lake_lock(request.layout):
+        remove_stale_temporaries(request.layout)
+        findings = find_subject(request, progress)
         receipt.found = _found(findings)
         receipt.scanned = {
             "lake_files": findings.lake_files_scanned,
@@ -70,23 +68,24 @@ def erase(
             "kafka_records": sum(t.records for t in findings.in_kafka),
         }
         receipt.remaining = {t.topic: t.mentions for t in findings.in_kafka if t.mentions}
-        receipt.done["lake"] = _rewrite_lake(scope, findings, progress)
-        receipt.done["consent"] = _tombstone_consent(scope, findings)
+        receipt.done["lake"] = _rewrite_lake(request, findings, progress)
+        receipt.done["consent"] = _tombstone_consent(request, findings)
         if findings.lake:
             say("rebuilding the aggregates")
-            lake_dir, database = settings.sink.lake_dir, settings.aggregate.database
-            built = build(lake_dir, database, settings.aggregate.k)
+            built = build(stores.lake_dir, stores.database, stores.k)
             receipt.done["aggregates"] = {"rebuilt": [b.name for b in built]}
     receipt.finished_at = now()
-    receipt.expires = _expiry(scope, dt.datetime.fromisoformat(receipt.finished_at))
+    receipt.expires = _expiry(request, dt.datetime.fromisoformat(receipt.finished_at))
     return receipt
 
 
-def _quiet_pipeline(scope: Scope, wait_s: float | None, say: Callable[[str], None]) -> Lag:
-    lag = pipeline_lag(scope.settings, scope.bootstrap, scope.policy)
+def _quiet_pipeline(
+    request: SubjectRequest, wait_s: float | None, say: Callable[[str], None]
+) -> Lag:
+    lag = pipeline_lag(request.stores, request.cluster, request.policy)
     if not lag.idle and wait_s is not None:
         say(f"waiting for the pipeline: stream lag {lag.stream:,}, sink lag {lag.sink:,}")
-        lag = wait_until_idle(scope.settings, scope.bootstrap, scope.policy, wait_s)
+        lag = wait_until_idle(request.stores, request.cluster, request.policy, wait_s)
     if not lag.idle:
         raise PipelineBusyError(
             f"the pipeline is not at rest (stream worker lag {lag.stream:,}, sink lag "
@@ -107,7 +106,7 @@ def _found(findings: Findings) -> dict[str, object]:
 
 
 def _rewrite_lake(
-    scope: Scope, findings: Findings, progress: Progress
+    request: SubjectRequest, findings: Findings, progress: Progress
 ) -> dict[str, dict[str, int]]:
     """Delete the subject's rows where consent was the basis; unlink them elsewhere."""
     done: dict[str, dict[str, int]] = {}
@@ -115,11 +114,11 @@ def _rewrite_lake(
     advance = progress("files to rewrite", len(findings.lake))
     for match in findings.lake:
         purpose = match.file.purpose
-        output = scope.identity.outputs[purpose]
-        if scope.policy.purposes[purpose].consent_required:
-            result = delete_rows(scope.layout, match)
+        output = request.identity.outputs[purpose]
+        if request.policy.purposes[purpose].consent_required:
+            result = delete_rows(request.layout, match)
         else:
-            result = unlink_rows(scope.layout, match, output.values, tokens)
+            result = unlink_rows(request.layout, match, output.values, tokens)
         _add(done.setdefault(purpose, {}), result)
         advance(1)
     return done
@@ -133,24 +132,23 @@ def _add(totals: dict[str, int], result: Rewritten) -> None:
         totals[name] = totals.get(name, 0) + getattr(result, name)
 
 
-def _tombstone_consent(scope: Scope, findings: Findings) -> dict[str, int]:
+def _tombstone_consent(request: SubjectRequest, findings: Findings) -> dict[str, int]:
     """Tombstones for the subject's live consent keys (the workers forget those purposes; the
     consent topic is their only store) and for each of its key-rotation links. Both topics
     are compacted: tombstones delete."""
-    subject = scope.identity.subject_id
-    settings = scope.settings
-    client_id = f"{settings.kafka.client_id}-erase"
-    producer = Producer(producer_config(scope.bootstrap, settings.producer, client_id))
+    subject = request.identity.subject_id
+    client_id = f"{request.stores.client_id}-erase"
+    producer = Producer(producer_config(request.cluster, request.stores.producer, client_id))
     consent_keys = [key.encode() for key in findings.live_consent_keys]
     targets = [
         # Consent records sit on their subject's partition; the links topic's keys are placed
         # by murmur2 of the key itself.
-        (scope.consent_topic, consent_keys, lambda _key: subject.encode()),
-        (scope.key_links_topic, findings.key_links, lambda key: key),
+        (request.consent_topic, consent_keys, lambda _key: subject.encode()),
+        (request.key_links_topic, findings.key_links, lambda key: key),
     ]
     for topic, keys, placed_by in targets:
         for key in keys:
-            partition = partition_for(placed_by(key).decode(), scope.topics[topic])
+            partition = partition_for(placed_by(key).decode(), request.topics[topic])
             producer.produce(topic, value=None, key=key, partition=partition)
     if producer.flush(30):
         raise RuntimeError("the broker did not acknowledge every tombstone")
@@ -160,6 +158,6 @@ def _tombstone_consent(scope: Scope, findings: Findings) -> dict[str, int]:
     }
 
 
-def _expiry(scope: Scope, since: dt.datetime) -> dict[str, object]:
-    compacted = [t for t in (scope.consent_topic,) if t in scope.topics]
-    return topic_expiry(scope.bootstrap, [*scope.event_topics, *compacted], since)
+def _expiry(request: SubjectRequest, since: dt.datetime) -> dict[str, object]:
+    compacted = [t for t in (request.consent_topic,) if t in request.topics]
+    return topic_expiry(request.cluster, [*request.event_topics, *compacted], since)

@@ -29,11 +29,11 @@ NEVER = 2**63 - 1  # Long.MAX_VALUE: Kafka's "no limit"
 
 
 def topic_expiry(
-    bootstrap: Cluster, topics: list[str], since: dt.datetime, timeout_s: float = 10.0
+    cluster: Cluster, topics: list[str], since: dt.datetime, timeout_s: float = 10.0
 ) -> dict[str, dict[str, Any]]:
     """Per topic: cleanup policy and by when Kafka's retention has removed a copy written
     before ``since``; None when the topic's configuration promises no such time."""
-    admin = admin_client(bootstrap)
+    admin = admin_client(cluster)
     resources = [ConfigResource(ResourceType.TOPIC, topic) for topic in topics]
     found: dict[str, dict[str, Any]] = {}
     for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items():

@@ -19,25 +19,25 @@ from usage_pipeline.schemas.keys import CONSENT_KEY_SEPARATOR
 from usage_pipeline.streams.consent import ConsentState, apply_change, epoch_us
 from usage_pipeline.subjects.locate import ConsentRecord, FileMatch, TopicMentions, find_subject
 from usage_pipeline.subjects.receipt import now
-from usage_pipeline.subjects.scope import Scope
+from usage_pipeline.subjects.request import SubjectRequest
 
 CONSENT_FIELDS = ("event_id", "event_type", "occurred_at", "source", "properties")
 
 
-def export(scope: Scope, progress: Progress = no_progress) -> dict[str, Any]:
+def export(request: SubjectRequest, progress: Progress = no_progress) -> dict[str, Any]:
     """The subject's export document."""
-    findings = find_subject(scope, progress)
+    findings = find_subject(request, progress)
     outputs: dict[str, list[dict[str, Any]]] = {}
     advance = progress("files for the subject's rows", len(findings.lake))
     for match in findings.lake:
-        outputs.setdefault(match.file.purpose, []).extend(_rows(match, scope))
+        outputs.setdefault(match.file.purpose, []).extend(_rows(match, request))
         advance(1)
-    not_searchable = [p for p, o in scope.identity.outputs.items() if not o.searchable]
+    not_searchable = [p for p, o in request.identity.outputs.items() if not o.searchable]
     return {
-        "subject_id": scope.identity.subject_id,
+        "subject_id": request.identity.subject_id,
         "generated_at": now(),
-        "policy_version": scope.policy.version,
-        "key_id": scope.pseudonymizer.key_id,
+        "policy_version": request.policy.version,
+        "key_id": request.pseudonymizer.key_id,
         "consent": {
             "history": [_consent(record) for record in findings.consent],
             "current_state": current_state(findings.consent),
@@ -82,10 +82,10 @@ def _mentions(found: TopicMentions) -> dict[str, Any]:
     }
 
 
-def _rows(match: FileMatch, scope: Scope) -> list[dict[str, Any]]:
+def _rows(match: FileMatch, request: SubjectRequest) -> list[dict[str, Any]]:
     path = match.file.path
     table = pq.read_table(path, schema=pq.read_schema(path)).filter(match.mask)
-    relative = str(path.relative_to(scope.layout.root))
+    relative = str(path.relative_to(request.layout.root))
     day = match.file.day.isoformat()
     return [{**row, "event_date": day, "lake_file": relative} for row in table.to_pylist()]
 

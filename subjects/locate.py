@@ -33,7 +33,7 @@ from usage_pipeline.subjects.identity import (
     OutputIdentity,
     SubjectIdentity,
 )
-from usage_pipeline.subjects.scope import Scope
+from usage_pipeline.subjects.request import SubjectRequest
 
 Advance = Callable[[int], None]
 
@@ -127,14 +127,14 @@ def subject_rows(table: pa.Table, output: OutputIdentity) -> pa.ChunkedArray:
 
 
 def consent_history(
-    bootstrap: Cluster, topic: str, subject_id: str, topics: dict[str, int] | None = None
+    cluster: Cluster, topic: str, subject_id: str, topics: dict[str, int] | None = None
 ) -> list[ConsentRecord]:
     """Every record of the consent topic under one of the subject's keys: ``subject|purpose``,
     or the bare subject that services without a partition choice use (docs/stream.md)."""
     bare = subject_id.encode()
     prefix = bare + CONSENT_KEY_SEPARATOR.encode()
     found = []
-    for message in _read(bootstrap, topic, topics):
+    for message in _read(cluster, topic, topics):
         key = message.key() or b""
         if key == bare or key.startswith(prefix):
             value = message.value()
@@ -144,12 +144,12 @@ def consent_history(
 
 
 def key_links(
-    bootstrap: Cluster, topic: str, identity: SubjectIdentity, topics: dict[str, int] | None = None
+    cluster: Cluster, topic: str, identity: SubjectIdentity, topics: dict[str, int] | None = None
 ) -> list[bytes]:
     """Keys of the live link records (previous, current pseudonym) of the subject."""
     pseudonyms = identity.needles
     live: dict[bytes, bool] = {}
-    for message in _read(bootstrap, topic, topics):
+    for message in _read(cluster, topic, topics):
         key = message.key() or b""
         if set(key.decode(errors="replace").split(" ")) & pseudonyms:
             live[key] = message.value() is not None
@@ -157,12 +157,12 @@ def key_links(
 
 
 def topic_mentions(
-    bootstrap: Cluster, topic: str, identity: SubjectIdentity, topics: dict[str, int] | None = None
+    cluster: Cluster, topic: str, identity: SubjectIdentity, topics: dict[str, int] | None = None
 ) -> TopicMentions:
     """Records of ``topic`` whose key, value or headers hold the subject's id, e-mail address
     or a pseudonym (compared without case, as whole tokens)."""
     if topics is None:
-        topics = describe_cluster(bootstrap).topics
+        topics = describe_cluster(cluster).topics
     if topic not in topics:
         return TopicMentions(topic, False, 0, 0)
     needles = sorted({n.lower() for n in identity.needles}, key=len, reverse=True)
@@ -171,7 +171,7 @@ def topic_mentions(
         rb"(?![a-z0-9._:@+-])"
     )
     records = mentions = 0
-    for message in iter_topic(bootstrap, topic):
+    for message in iter_topic(cluster, topic):
         records += 1
         mentions += bool(pattern.search(_text(message)))
     return TopicMentions(topic, True, records, mentions)
@@ -183,10 +183,10 @@ def _text(message: Message) -> bytes:
     return b"\n".join(parts).lower()
 
 
-def _read(bootstrap: Cluster, topic: str, topics: dict[str, int] | None) -> list[Message]:
+def _read(cluster: Cluster, topic: str, topics: dict[str, int] | None) -> list[Message]:
     if topics is None:
-        topics = describe_cluster(bootstrap).topics
-    return read_topic(bootstrap, topic) if topic in topics else []
+        topics = describe_cluster(cluster).topics
+    return read_topic(cluster, topic) if topic in topics else []
 
 
 def _names(path: Path) -> list[str]:
@@ -234,21 +234,21 @@ class Findings:
         return sorted(key for key, record in latest.items() if record.event is not None)
 
 
-def find_subject(scope: Scope, progress: ScanProgress = no_progress) -> Findings:
+def find_subject(request: SubjectRequest, progress: ScanProgress = no_progress) -> Findings:
     """Locate the subject in the lake, the consent topic, the key links, the dead letters, and
     the raw and clean topics."""
-    files = lake_files(scope.layout, list(scope.policy.purposes))
+    files = lake_files(request.layout, list(request.policy.purposes))
     advance = progress("lake files", len(files))
-    lake = list(find_in_lake(files, scope.identity, advance))
-    bootstrap, topics, subject = scope.bootstrap, scope.topics, scope.identity.subject_id
+    lake = list(find_in_lake(files, request.identity, advance))
+    cluster, topics, subject = request.cluster, request.topics, request.identity.subject_id
     progress("consent topic", None)
-    consent = consent_history(bootstrap, scope.consent_topic, subject, topics)
-    links = key_links(bootstrap, scope.key_links_topic, scope.identity, topics)
+    consent = consent_history(cluster, request.consent_topic, subject, topics)
+    links = key_links(cluster, request.key_links_topic, request.identity, topics)
     progress("dead letters", None)
-    dead = topic_mentions(bootstrap, scope.dead_letter_topic, scope.identity, topics)
-    advance = progress("raw and clean topics", len(scope.event_topics))
+    dead = topic_mentions(cluster, request.dead_letter_topic, request.identity, topics)
+    advance = progress("raw and clean topics", len(request.event_topics))
     in_kafka = []
-    for topic in scope.event_topics:
-        in_kafka.append(topic_mentions(bootstrap, topic, scope.identity, topics))
+    for topic in request.event_topics:
+        in_kafka.append(topic_mentions(cluster, topic, request.identity, topics))
         advance(1)
     return Findings(lake, len(files), consent, links, dead, in_kafka)

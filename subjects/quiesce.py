@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from usage_pipeline.broker.admin import consumer_lag
 from usage_pipeline.broker.security import Cluster
 from usage_pipeline.schemas.topics import raw_topics
-from usage_pipeline.settings import Settings
 from usage_pipeline.streams.policy.model import Policy
 from usage_pipeline.streams.topics import clean_topics
+from usage_pipeline.subjects.stores import Stores
 
 
 @dataclass(frozen=True)
@@ -31,24 +31,21 @@ class Lag:
         return self.stream == 0 and self.sink == 0
 
 
-def pipeline_lag(settings: Settings, bootstrap: Cluster, policy: Policy) -> Lag:
+def pipeline_lag(stores: Stores, cluster: Cluster, policy: Policy) -> Lag:
     """The stream worker's lag on the raw topics and the sink's on the clean topics."""
-    namespace = settings.topics.namespace
-    stream = consumer_lag(
-        bootstrap, namespace + settings.stream.app_id, list(raw_topics(namespace))
-    )
-    sink_group = namespace + settings.sink.group_id
-    sink = consumer_lag(bootstrap, sink_group, list(clean_topics(policy, namespace)))
+    namespace = stores.namespace
+    stream = consumer_lag(cluster, stores.stream_group, list(raw_topics(namespace)))
+    sink = consumer_lag(cluster, stores.sink_group, list(clean_topics(policy, namespace)))
     return Lag(stream, sink)
 
 
 def wait_until_idle(
-    settings: Settings, bootstrap: Cluster, policy: Policy, timeout_s: float, poll_s: float = 2.0
+    stores: Stores, cluster: Cluster, policy: Policy, timeout_s: float, poll_s: float = 2.0
 ) -> Lag:
     """Poll the lag until it is zero or ``timeout_s`` passed; returns the last lag seen."""
     deadline = time.monotonic() + timeout_s
-    lag = pipeline_lag(settings, bootstrap, policy)
+    lag = pipeline_lag(stores, cluster, policy)
     while not lag.idle and time.monotonic() < deadline:
         time.sleep(poll_s)
-        lag = pipeline_lag(settings, bootstrap, policy)
+        lag = pipeline_lag(stores, cluster, policy)
     return lag

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from usage_pipeline.broker.admin import create_topics
+from usage_pipeline.broker.config import LocalBrokerSettings
 from usage_pipeline.broker.local import LocalBroker
 from usage_pipeline.schemas.topics import TopicSpec
-from usage_pipeline.settings import LocalBrokerSettings
 
 
 def free_port() -> int:

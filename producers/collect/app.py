@@ -25,7 +25,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from usage_pipeline.broker.admin import admin_client
-from usage_pipeline.broker.local import client_cluster
+from usage_pipeline.broker.config import ProducerSettings
+from usage_pipeline.broker.security import Cluster
 from usage_pipeline.producers.collect.acks import Acknowledgements, KafkaLink
 from usage_pipeline.producers.collect.body import (
     BodyError,
@@ -36,6 +37,7 @@ from usage_pipeline.producers.collect.body import (
     media_type,
 )
 from usage_pipeline.producers.collect.client_ip import Network, client_ip, networks
+from usage_pipeline.producers.collect.config import CollectSettings
 from usage_pipeline.producers.collect.metrics import CONTENT_TYPE, CollectMetrics
 from usage_pipeline.producers.collect.pageview import (
     MAX_BEACON_BYTES,
@@ -50,7 +52,6 @@ from usage_pipeline.producers.collect.tokens import TokenBook
 from usage_pipeline.producers.publisher import EventPublisher
 from usage_pipeline.schemas.contracts import ContractViolation
 from usage_pipeline.schemas.topics import raw_topic
-from usage_pipeline.settings import CollectSettings, Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -86,27 +87,23 @@ class Refusal(Exception):  # noqa: N818 (a response, not an error of ours)
 
 
 def create_app(
-    settings: Settings | None = None, publisher: EventPublisher | None = None
+    collect: CollectSettings, cluster: Cluster, producer: ProducerSettings, namespace: str = ""
 ) -> Starlette:
-    """The ASGI application; with no arguments, configured from the environment (factory)."""
-    settings = settings or load_settings()
-    collect = settings.collect
-    if publisher is None:
-        producer_settings = settings.producer.model_copy(
+    """The ASGI application, publishing to ``cluster`` as the producer."""
+    publisher = EventPublisher(
+        cluster,
+        producer.model_copy(
             update={
                 "linger_ms": collect.linger_ms,
                 "delivery_timeout_ms": max(1000, int(collect.ack_timeout_s * 1000)),
             }
-        )
-        publisher = EventPublisher(
-            client_cluster(settings, "producer"),
-            producer_settings,
-            client_id="usage-pipeline-collect",
-            namespace=settings.topics.namespace,
-            report_every_delivery=True,  # a 200 waits for every event's acknowledgement
-        )
-    admin = admin_client(client_cluster(settings, "producer"))
-    probe_topic = raw_topic("traffic", settings.topics.namespace)
+        ),
+        client_id="usage-pipeline-collect",
+        namespace=namespace,
+        report_every_delivery=True,  # a 200 waits for every event's acknowledgement
+    )
+    admin = admin_client(cluster)
+    probe_topic = raw_topic("traffic", namespace)
     link = KafkaLink(publisher, lambda: admin.list_topics(probe_topic, timeout=1.0))
     collector = Collector(
         settings=collect,

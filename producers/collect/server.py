@@ -8,37 +8,25 @@ Access logs stay off: they would write every client's IP address.
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
-import os
 
 from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.server import Server
-from starlette.applications import Starlette
 
-from usage_pipeline.producers.collect.app import create_app
-from usage_pipeline.settings import CollectSettings
-
-LOG_LEVEL_ENV = "USAGE_PIPELINE_LOG_LEVEL"
-APP_FACTORY = f"{__name__}:app_factory"
+from usage_pipeline.producers.collect.config import CollectSettings
 
 
-def app_factory() -> Starlette:
-    """The worker's application, configured from the environment it inherited."""
-    logging.basicConfig(
-        level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return create_app()
+def serve(settings: CollectSettings, host: str, port: int, app_factory: str) -> None:
+    """Serve until SIGINT or SIGTERM; in-flight requests finish and the producer flushes.
 
-
-def serve(settings: CollectSettings, host: str, port: int) -> None:
-    """Serve until SIGINT or SIGTERM; in-flight requests finish and the producer flushes."""
+    ``app_factory`` (``module:function``) builds the application in the server's worker
+    process, from the environment it inherited.
+    """
     # librdkafka is not fork-safe: the worker starts fresh instead of inheriting our clients.
     multiprocessing.set_start_method("spawn", force=True)
     Server(
-        APP_FACTORY,
+        app_factory,
         address=host,
         port=port,
         interface=Interfaces.ASGI,

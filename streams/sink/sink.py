@@ -41,9 +41,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from usage_pipeline.broker.clients import LIBRDKAFKA_LOG
 from usage_pipeline.broker.security import Cluster, connection_config
 from usage_pipeline.schemas.contracts import Contracts, load_contracts
-from usage_pipeline.settings import Settings
 from usage_pipeline.streams.policy.model import Policy
 from usage_pipeline.streams.sink.arrow_schema import EVENT_ID, output_schemas
+from usage_pipeline.streams.sink.config import SinkSettings
 from usage_pipeline.streams.sink.convert import Converter, RecordError, event_dates
 from usage_pipeline.streams.sink.dedupe import SeenIds
 from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
@@ -132,13 +132,15 @@ class _Flush:
         return self.offsets.topic, self.offsets.partition
 
 
-def consumer_config(cluster: Cluster, settings: Settings) -> dict[str, Any]:
+def consumer_config(
+    cluster: Cluster, sink: SinkSettings, namespace: str = "", client_id: str = "usage-pipeline"
+) -> dict[str, Any]:
     """The sink's consumer: manual commits, from the earliest offset, committed records only,
     a bounded prefetch."""
     return {
         **connection_config(cluster),
-        "group.id": settings.topics.namespace + settings.sink.group_id,
-        "client.id": f"{settings.kafka.client_id}-sink",
+        "group.id": namespace + sink.group_id,
+        "client.id": f"{client_id}-sink",
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "enable.partition.eof": True,
@@ -158,19 +160,22 @@ class LakeSink:
     def __init__(
         self,
         cluster: Cluster,
-        settings: Settings,
+        sink: SinkSettings,
         policy: Policy,
+        *,
+        namespace: str = "",
+        client_id: str = "usage-pipeline",
         contracts: Contracts | None = None,
     ) -> None:
-        self.config = settings.sink
-        self.layout = LakeLayout(settings.sink.lake_dir)
-        self.purposes = clean_topics(policy, settings.topics.namespace)
+        self.config = sink
+        self.layout = LakeLayout(sink.lake_dir)
+        self.purposes = clean_topics(policy, namespace)
         schemas = output_schemas(policy, contracts or load_contracts())
         self._converters = {
             topic: Converter(schemas[purpose]) for topic, purpose in self.purposes.items()
         }
-        self._seen = SeenIds(self.layout, settings.sink.dedupe_max_ids)
-        self._consumer = Consumer(consumer_config(cluster, settings))
+        self._seen = SeenIds(self.layout, sink.dedupe_max_ids)
+        self._consumer = Consumer(consumer_config(cluster, sink, namespace, client_id))
         self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="lake-writer")
         self._in_flight: deque[_Flush] = deque()
         self._seen_lock = threading.Lock()

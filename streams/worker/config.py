@@ -5,8 +5,14 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from usage_pipeline.schemas.topics import CONSENT_FAMILY, VISITOR_SALTS, raw_topic, raw_topics
-from usage_pipeline.settings import StreamSettings, TopicSettings
+from usage_pipeline.schemas.topics import (
+    CONSENT_FAMILY,
+    VISITOR_SALTS,
+    TopicSettings,
+    raw_topic,
+    raw_topics,
+)
+from usage_pipeline.streams.config import StreamSettings
 from usage_pipeline.streams.worker.loop import LoopConfig
 
 

@@ -38,7 +38,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from usage_pipeline.streams.deadletter import Source
-from usage_pipeline.streams.processor import Outcome, Processor, forget_consent
+from usage_pipeline.streams.processor import Outcome, Processor, consent_after_tombstone
 from usage_pipeline.streams.visitors import VisitorSalts
 from usage_pipeline.streams.worker.client_errors import ClientErrors
 from usage_pipeline.streams.worker.consent_store import ConsentStore
@@ -198,7 +198,7 @@ class StreamLoop:
         partition, offset, value = message.partition(), message.offset(), message.value()
         lookup = self._store.lookup(partition)
         if value is None:  # an erasure's tombstone: that purpose is forgotten
-            forgotten = forget_consent(message.key(), lookup)
+            forgotten = consent_after_tombstone(message.key(), lookup)
             if forgotten is not None:
                 self._store.put(partition, *forgotten)
             self._uncommitted += 1

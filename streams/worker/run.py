@@ -14,9 +14,9 @@ from confluent_kafka import Consumer, Producer
 
 from usage_pipeline.broker.admin import admin_client, describe_cluster
 from usage_pipeline.broker.clients import producer_config
+from usage_pipeline.broker.config import ProducerSettings
 from usage_pipeline.broker.security import Cluster, connection_config
 from usage_pipeline.schemas.contracts import load_contracts
-from usage_pipeline.settings import ProducerSettings
 from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
 from usage_pipeline.streams.anonymizer import Anonymizer
 from usage_pipeline.streams.policy.model import Policy

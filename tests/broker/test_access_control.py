@@ -13,7 +13,6 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from tests.conftest import free_port
 from tests.streams.test_worker import consent, feature
-from usage_pipeline.broker.acls import secure_local_broker
 from usage_pipeline.broker.admin import (
     ClusterUnreachableError,
     LoginRefusedError,
@@ -21,20 +20,21 @@ from usage_pipeline.broker.admin import (
     read_topic,
 )
 from usage_pipeline.broker.clients import producer_config
-from usage_pipeline.broker.local import LocalBroker, local_broker
-from usage_pipeline.broker.security import Cluster, client_env
-from usage_pipeline.producers.publisher import EventPublisher
-from usage_pipeline.producers.topics import ensure_raw_topics
-from usage_pipeline.settings import (
+from usage_pipeline.broker.config import (
     KafkaSettings,
     LocalBrokerSettings,
     LocalRole,
     ProducerSettings,
-    Settings,
-    SinkSettings,
-    TopicSettings,
 )
+from usage_pipeline.broker.local import LocalBroker
+from usage_pipeline.broker.security import Cluster, client_env
+from usage_pipeline.producers.publisher import EventPublisher
+from usage_pipeline.producers.topics import ensure_raw_topics
+from usage_pipeline.resolve import local_broker, secure_local_broker
+from usage_pipeline.schemas.topics import TopicSettings
+from usage_pipeline.settings import Settings
 from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.sink.config import SinkSettings
 from usage_pipeline.streams.sink.sink import LakeSink
 from usage_pipeline.streams.supervisor import WorkerProcess
 from usage_pipeline.streams.topics import ensure_stream_topics
@@ -222,5 +222,7 @@ def test_worker_and_sink_run_the_pipeline_under_their_own_users(secured, tmp_pat
     sink = secured.client("sink")
     analytics = read_topic(sink, "e2e.clean.analytics", group="e2e." + settings.sink.group_id)
     assert len(analytics) == 3
-    stats = LakeSink(sink, settings, load_policy(POLICY)).run(until_caught_up=True)
+    stats = LakeSink(
+        sink, settings.sink, load_policy(POLICY), namespace=settings.topics.namespace
+    ).run(until_caught_up=True)
     assert stats.rows >= len(analytics)

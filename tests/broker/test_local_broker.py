@@ -15,8 +15,8 @@ from confluent_kafka import Consumer, Producer
 from tests.conftest import free_port
 from usage_pipeline.audit.detectors import Detector
 from usage_pipeline.broker.admin import describe_cluster
+from usage_pipeline.broker.config import LocalBrokerSettings
 from usage_pipeline.broker.local import BrokerError, LocalBroker
-from usage_pipeline.settings import LocalBrokerSettings
 
 
 def test_events_round_trip_through_the_broker_the_project_started(kafka_bootstrap, new_topic):

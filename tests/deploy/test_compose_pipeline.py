@@ -38,10 +38,12 @@ from tests.conftest import free_port
 from tests.streams.test_worker import consent, feature, mail
 from tests.subjects.test_end_to_end import pick_subject
 from usage_pipeline.broker.admin import consumer_lag, read_topic
+from usage_pipeline.broker.config import LocalBrokerSettings
 from usage_pipeline.broker.local import LocalBroker
 from usage_pipeline.schemas.topics import raw_topics
-from usage_pipeline.settings import LocalBrokerSettings, SinkSettings, StreamSettings
+from usage_pipeline.streams.config import StreamSettings
 from usage_pipeline.streams.policy.loader import load_policy
+from usage_pipeline.streams.sink.config import SinkSettings
 from usage_pipeline.streams.topics import clean_topics
 
 pytestmark = pytest.mark.kafka

@@ -9,9 +9,9 @@ import pytest
 import typer.main
 import yaml
 
+from usage_pipeline.broker.config import LocalBrokerSettings
 from usage_pipeline.broker.local import kafka_version
 from usage_pipeline.cli.main import app
-from usage_pipeline.settings import LocalBrokerSettings
 
 
 @pytest.fixture(scope="module")
@@ -129,9 +129,10 @@ def test_collector_gets_its_service_tokens_from_a_secret_file(compose):
 
 
 def test_the_image_copies_every_package_the_project_installs(repo_root):
-    pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    setuptools = tomllib.loads((repo_root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = setuptools["package-dir"]
     packages = {
-        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+        folders.get(".".join(p.split(".")[:2]), "usage_pipeline") for p in setuptools["packages"]
     }
     copied = set(re.findall(r"^COPY (\S+) \1$", (repo_root / "Dockerfile").read_text(), re.M))
     assert packages <= copied

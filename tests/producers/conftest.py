@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from usage_pipeline.producers.topics import ensure_raw_topics
-from usage_pipeline.settings import TopicSettings
+from usage_pipeline.schemas.topics import TopicSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"
 

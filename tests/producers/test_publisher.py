@@ -8,10 +8,10 @@ import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
+from usage_pipeline.broker.config import ProducerSettings
 from usage_pipeline.producers.publisher import Delivery, DeliveryFailedError, EventPublisher
 from usage_pipeline.schemas.contracts import ContractViolation
 from usage_pipeline.schemas.keys import consent_key, partition_for
-from usage_pipeline.settings import ProducerSettings
 
 
 def consume_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0) -> list:

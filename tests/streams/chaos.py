@@ -27,10 +27,11 @@ from tests.streams.crash_workload import Acked, ExpectedOutputs, RawRecord, Work
 from tests.streams.sink.conftest import POLICY, SinkEnv
 from usage_pipeline.broker.admin import consumer_lag, topic_sizes
 from usage_pipeline.broker.clients import producer_config
+from usage_pipeline.broker.config import ProducerSettings
 from usage_pipeline.broker.local import LocalBroker
 from usage_pipeline.producers.publisher import Delivery, EventPublisher
 from usage_pipeline.schemas.topics import raw_topics
-from usage_pipeline.settings import ProducerSettings, SinkSettings
+from usage_pipeline.streams.sink.config import SinkSettings
 from usage_pipeline.streams.supervisor import WorkerProcess
 from usage_pipeline.streams.topics import clean_topics
 

@@ -11,7 +11,8 @@ import pytest
 
 from usage_pipeline.broker.admin import read_topic
 from usage_pipeline.producers.topics import ensure_raw_topics
-from usage_pipeline.settings import StreamSettings, TopicSettings
+from usage_pipeline.schemas.topics import TopicSettings
+from usage_pipeline.streams.config import StreamSettings
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.supervisor import WorkerProcess
 from usage_pipeline.streams.topics import ensure_stream_topics

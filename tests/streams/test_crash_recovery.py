@@ -32,17 +32,14 @@ from tests.streams.crash_workload import (
 )
 from tests.streams.sink.conftest import POLICY, SinkEnv, read_lake
 from usage_pipeline.broker.admin import read_topic
+from usage_pipeline.broker.config import LocalBrokerSettings, ProducerSettings
 from usage_pipeline.broker.local import LocalBroker
 from usage_pipeline.producers.publisher import Delivery, EventPublisher
 from usage_pipeline.producers.topics import ensure_raw_topics
 from usage_pipeline.schemas.contracts import load_contracts
-from usage_pipeline.settings import (
-    LocalBrokerSettings,
-    ProducerSettings,
-    StreamSettings,
-    TopicSettings,
-)
+from usage_pipeline.schemas.topics import TopicSettings
 from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.config import StreamSettings
 from usage_pipeline.streams.processor import Processor
 from usage_pipeline.streams.secret_key import load_pseudonymizer
 from usage_pipeline.streams.sink.layout import DATA_DIR, parse_file_name

@@ -25,8 +25,9 @@ from tests.streams.pipeline_run import (
     publish,
 )
 from usage_pipeline.schemas.topics import DEAD_LETTER, KEY_LINKS
-from usage_pipeline.settings import Settings, StreamSettings
+from usage_pipeline.settings import Settings
 from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer, key_id_for
+from usage_pipeline.streams.config import StreamSettings
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.secret_key import load_pseudonymizer
 from usage_pipeline.streams.supervisor import WorkerProcess

@@ -19,9 +19,9 @@ import pytest
 
 from tests.streams.pipeline_run import REPO, cli, feature_used, granted, lake_env, publish
 from usage_pipeline.schemas.topics import KEY_LINKS
-from usage_pipeline.settings import StreamSettings
 from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer, key_id_for
 from usage_pipeline.streams.anonymizer import Anonymizer
+from usage_pipeline.streams.config import StreamSettings
 from usage_pipeline.streams.key_links import KeyLink
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.secret_key import PseudonymizationKeyError, load_pseudonymizer

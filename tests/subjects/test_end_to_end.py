@@ -25,7 +25,11 @@ from usage_pipeline.schemas.topics import CONSENT_FAMILY, family_of, raw_topic
 from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
 from usage_pipeline.streams.anonymizer import Anonymizer
 from usage_pipeline.streams.policy.loader import load_policy
-from usage_pipeline.streams.processor import DERIVED_ID_NAMESPACE, Processor, forget_consent
+from usage_pipeline.streams.processor import (
+    DERIVED_ID_NAMESPACE,
+    Processor,
+    consent_after_tombstone,
+)
 from usage_pipeline.subjects.identity import identify
 
 pytestmark = pytest.mark.kafka
@@ -288,7 +292,7 @@ def test_fresh_worker_replaying_consent_keeps_no_state_for_the_erased_subject(
     table: dict = {}
     for record in read_topic(stream_env.bootstrap, raw_topic(CONSENT_FAMILY, stream_env.namespace)):
         if record.value() is None:
-            update = forget_consent(record.key(), table.get)
+            update = consent_after_tombstone(record.key(), table.get)
         else:
             update = processor.replay_consent(record.value(), record.partition(), table.get)
         if update is not None:

@@ -9,9 +9,9 @@ import typer
 from usage_pipeline.audit.detectors import read_canaries
 from usage_pipeline.audit.report import parse_allowance
 from usage_pipeline.audit.scan import DEFAULT_ALLOWANCES
-from usage_pipeline.broker.local import local_broker
 from usage_pipeline.broker.security import Cluster
 from usage_pipeline.cli.common import print_report, scan_pipeline
+from usage_pipeline.resolve import local_broker
 from usage_pipeline.settings import Settings, load_settings
 
 ALLOW_HELP = (
@@ -63,13 +63,13 @@ def scan_command(
         values = read_canaries(canary, [str(f) for f in canaries])
     except (ValueError, OSError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    bootstrap = _bootstrap(settings) if kafka else None
-    report = scan_pipeline(settings, bootstrap, values, log, allowances)
+    cluster = _running_cluster(settings) if kafka else None
+    report = scan_pipeline(settings, cluster, values, log, allowances)
     print_report(report, show)
     raise typer.Exit(report.exit_code)
 
 
-def _bootstrap(settings: Settings) -> Cluster | None:
+def _running_cluster(settings: Settings) -> Cluster | None:
     """The configured cluster, or the local broker (as its admin) if it runs; else None."""
     if settings.kafka.bootstrap_servers:
         return settings.kafka

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 import typer
+from starlette.applications import Starlette
 
 from usage_pipeline.cli.common import connect
-from usage_pipeline.cli.console import err
+from usage_pipeline.cli.console import FILE_FORMAT, err
+from usage_pipeline.producers.collect.app import create_app
 from usage_pipeline.producers.collect.server import serve
 from usage_pipeline.producers.collect.tokens import TokenBook
+from usage_pipeline.resolve import client_cluster
 from usage_pipeline.settings import load_settings
+
+LOG_LEVEL_ENV = "USAGE_PIPELINE_LOG_LEVEL"
+APP_FACTORY = f"{__name__}:app_factory"
+
+
+def app_factory() -> Starlette:
+    """The server worker's application, configured from the environment it inherited."""
+    logging.basicConfig(level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(), format=FILE_FORMAT)
+    settings = load_settings()
+    producer = client_cluster(settings, "producer")
+    return create_app(settings.collect, producer, settings.producer, settings.topics.namespace)
 
 
 def collect(
@@ -33,4 +50,9 @@ def collect(
         err.print("no service tokens (collect.tokens_file): every batch will get 401")
     if not collect_settings.site_origins:
         err.print("no site origins (collect.site_origins): every page view will get 403")
-    serve(collect_settings, host or collect_settings.host, port or collect_settings.port)
+    serve(
+        collect_settings,
+        host or collect_settings.host,
+        port or collect_settings.port,
+        APP_FACTORY,
+    )

@@ -12,13 +12,13 @@ from usage_pipeline.audit.detectors import Detector
 from usage_pipeline.audit.report import Allowance, ScanReport
 from usage_pipeline.audit.scan import DEFAULT_ALLOWANCES, ScanTargets, scan
 from usage_pipeline.broker.admin import describe_cluster
-from usage_pipeline.broker.local import client_cluster, local_broker
 from usage_pipeline.broker.security import Cluster, address
 from usage_pipeline.cli.console import err, out
 from usage_pipeline.producers import simulated
 from usage_pipeline.producers.publisher import EventPublisher, PublishStats
 from usage_pipeline.producers.simulator import SimulationConfig
 from usage_pipeline.producers.topics import ensure_raw_topics
+from usage_pipeline.resolve import client_cluster, local_broker
 from usage_pipeline.schemas.topics import DEAD_LETTER
 from usage_pipeline.settings import Settings
 
@@ -47,13 +47,13 @@ def publish_events(
 
 
 def pipeline_targets(
-    settings: Settings, bootstrap: Cluster | None, logs: list[Path] | None = None
+    settings: Settings, cluster: Cluster | None, logs: list[Path] | None = None
 ) -> ScanTargets:
     """Every place these settings' pipeline writes, plus ``logs``."""
     return ScanTargets(
         lake_dir=settings.sink.lake_dir,
         database=settings.aggregate.database,
-        bootstrap=bootstrap,
+        cluster=cluster,
         topics=[DEAD_LETTER.full_name(settings.topics.namespace)],
         logs=list(logs or []),
         optional_logs=[settings.home / "stream-worker.log", local_broker(settings).log_file],
@@ -62,13 +62,13 @@ def pipeline_targets(
 
 def scan_pipeline(
     settings: Settings,
-    bootstrap: Cluster | None,
+    cluster: Cluster | None,
     canaries: tuple[str, ...] = (),
     logs: list[Path] | None = None,
     allowances: list[Allowance] | None = None,
 ) -> ScanReport:
     """Scan every place the pipeline writes, showing progress on stderr."""
-    targets = pipeline_targets(settings, bootstrap, logs)
+    targets = pipeline_targets(settings, cluster, logs)
     detector = Detector(canaries)
     chosen = DEFAULT_ALLOWANCES if allowances is None else allowances
     with scan_progress() as progress:

@@ -29,15 +29,15 @@ from rich.table import Table
 from usage_pipeline.aggregates.build import build
 from usage_pipeline.aggregates.report import write_report
 from usage_pipeline.aggregates.tables import AGGREGATES
-from usage_pipeline.broker.acls import secure_local_broker
 from usage_pipeline.broker.admin import GroupProgress
-from usage_pipeline.broker.local import BrokerError, LocalBroker, client_cluster, local_broker
+from usage_pipeline.broker.local import BrokerError, LocalBroker
 from usage_pipeline.broker.maven import last_error_line
 from usage_pipeline.broker.security import client_env
 from usage_pipeline.cli.common import connect, print_report, publish_events, scan_pipeline
 from usage_pipeline.cli.console import err, log_to_file, out
 from usage_pipeline.producers.publisher import PublishStats
 from usage_pipeline.producers.simulator import SimulationConfig
+from usage_pipeline.resolve import client_cluster, local_broker, secure_local_broker
 from usage_pipeline.schemas.topics import CONSENT_FAMILY, DEAD_LETTER, raw_topic, raw_topics
 from usage_pipeline.settings import Settings, load_settings
 from usage_pipeline.streams.policy.loader import load_policy, policy_path

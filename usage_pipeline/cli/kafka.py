@@ -8,11 +8,12 @@ from dataclasses import asdict
 import typer
 from rich.table import Table
 
-from usage_pipeline.broker.acls import apply_acls, pipeline_acls, secure_local_broker
+from usage_pipeline.broker.acls import apply_acls, pipeline_acls
 from usage_pipeline.broker.admin import describe_cluster
-from usage_pipeline.broker.local import client_cluster, kafka_version, local_broker
+from usage_pipeline.broker.local import kafka_version
 from usage_pipeline.cli.console import err, out
 from usage_pipeline.producers.topics import ensure_raw_topics
+from usage_pipeline.resolve import acl_names, client_cluster, local_broker, secure_local_broker
 from usage_pipeline.settings import load_settings
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.topics import ensure_stream_topics
@@ -55,7 +56,7 @@ def setup() -> None:
     admin = client_cluster(settings, "admin")
     ensure_raw_topics(admin, settings.topics)
     ensure_stream_topics(admin, load_policy(settings.stream.policy_file), settings.topics)
-    bindings = pipeline_acls(settings, settings.local_broker.users)
+    bindings = pipeline_acls(acl_names(settings), settings.local_broker.users)
     apply_acls(admin, bindings)
     out.print(f"Topics created and {len(bindings)} ACLs applied.")
 

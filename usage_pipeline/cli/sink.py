@@ -9,9 +9,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress
 from rich.table import Table
 
-from usage_pipeline.broker.local import client_cluster
 from usage_pipeline.cli.common import connect
 from usage_pipeline.cli.console import err, fail, out
+from usage_pipeline.resolve import client_cluster
 from usage_pipeline.settings import load_settings
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.sink.compact import compact_group, plan_compaction
@@ -49,7 +49,13 @@ def sink(
     policy = load_policy(settings.stream.policy_file)
     bootstrap = connect(settings)
     ensure_stream_topics(client_cluster(settings, "admin"), policy, settings.topics)
-    lake_sink = LakeSink(client_cluster(settings, "sink"), settings, policy)
+    lake_sink = LakeSink(
+        client_cluster(settings, "sink"),
+        settings.sink,
+        policy,
+        namespace=settings.topics.namespace,
+        client_id=settings.kafka.client_id,
+    )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: lake_sink.stop())
     err.print(

@@ -6,9 +6,9 @@ import sys
 
 import typer
 
-from usage_pipeline.broker.local import client_cluster
 from usage_pipeline.cli.common import connect
 from usage_pipeline.cli.console import err
+from usage_pipeline.resolve import client_cluster
 from usage_pipeline.settings import load_settings
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.secret_key import load_pseudonymizer

@@ -9,11 +9,12 @@ import typer
 
 from usage_pipeline.cli.common import scan_progress
 from usage_pipeline.cli.console import err, fail, out
-from usage_pipeline.settings import load_settings
+from usage_pipeline.resolve import client_cluster, subject_stores
+from usage_pipeline.settings import Settings, load_settings
 from usage_pipeline.subjects.erase import PipelineBusyError, erase
 from usage_pipeline.subjects.export import export, to_json
 from usage_pipeline.subjects.receipt import RECEIPTS_DIR
-from usage_pipeline.subjects.scope import open_scope
+from usage_pipeline.subjects.request import SubjectRequest, open_request
 
 app = typer.Typer(
     help="A data subject's requests: export everything held about it, or erase it.",
@@ -41,9 +42,9 @@ def export_command(
 
     Needs the pseudonymization key (to compute the subject's pseudonyms); exits 1 without.
     """
-    scope = open_scope(load_settings(), subject_id, email)
+    request = _open(load_settings(), subject_id, email)
     with scan_progress() as progress:
-        document = to_json(export(scope, progress))
+        document = to_json(export(request, progress))
     if out_file is None:
         out.file.write(document.decode() + "\n")
         return
@@ -80,16 +81,22 @@ def erase_command(
     subject only as a keyed hash. See docs/erasure.md.
     """
     settings = load_settings()
-    scope = open_scope(settings, subject_id, email)
+    request = _open(settings, subject_id, email)
     if not yes:
         typer.confirm(
             "Erase this subject's data from the lake, consent state and aggregates?", abort=True
         )
     try:
         with scan_progress() as progress:
-            receipt = erase(scope, progress, wait, lambda text: err.print(text, highlight=False))
+            receipt = erase(request, progress, wait, lambda text: err.print(text, highlight=False))
     except PipelineBusyError as exc:
         fail(str(exc))
     path = receipt.write(receipt_dir or settings.sink.lake_dir / RECEIPTS_DIR)
     found = "nothing found" if receipt.empty else "erased"
     out.print(f"Subject {found}; receipt {path}", highlight=False)
+
+
+def _open(settings: Settings, subject_id: str, email: str | None) -> SubjectRequest:
+    """The subject's request, reading every store as the admin."""
+    admin = client_cluster(settings, "admin")
+    return open_request(subject_stores(settings), settings.stream, admin, subject_id, email)

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import free_port
 from usage_pipeline.producers.topics import ensure_raw_topics
-from usage_pipeline.settings import TopicSettings
+from usage_pipeline.schemas.topics import TopicSettings
 
 REPO = Path(__file__).resolve().parents[3]
 TOKEN = "test-token-0123456789abcdef-billing"

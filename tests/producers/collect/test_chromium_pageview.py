@@ -17,7 +17,8 @@ from tests.aggregates.test_report_chromium import FLAGS, chromium  # noqa: F401 
 from tests.conftest import free_port
 from tests.producers.collect.conftest import REPO, start_collector, stop_collector
 from usage_pipeline.broker.admin import read_topic
-from usage_pipeline.settings import StreamSettings, TopicSettings
+from usage_pipeline.schemas.topics import TopicSettings
+from usage_pipeline.streams.config import StreamSettings
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.supervisor import WorkerProcess
 from usage_pipeline.streams.topics import ensure_stream_topics

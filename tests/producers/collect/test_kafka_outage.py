@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import free_port
 from tests.producers.collect.conftest import start_collector, stop_collector
 from usage_pipeline.broker.admin import read_topic
+from usage_pipeline.broker.config import LocalBrokerSettings
 from usage_pipeline.broker.local import LocalBroker
-from usage_pipeline.settings import LocalBrokerSettings
 
 pytestmark = pytest.mark.kafka
 

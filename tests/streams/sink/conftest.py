@@ -18,15 +18,11 @@ import pytest
 from confluent_kafka import Producer
 
 from usage_pipeline.broker.clients import producer_config
+from usage_pipeline.broker.config import KafkaSettings, ProducerSettings
 from usage_pipeline.producers.simulator import SimulationConfig, simulate
 from usage_pipeline.schemas.contracts import load_contracts
-from usage_pipeline.settings import (
-    KafkaSettings,
-    ProducerSettings,
-    Settings,
-    SinkSettings,
-    TopicSettings,
-)
+from usage_pipeline.schemas.topics import TopicSettings
+from usage_pipeline.settings import Settings
 from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
 from usage_pipeline.streams.anonymizer import Anonymizer
 from usage_pipeline.streams.deadletter import Source
@@ -34,6 +30,7 @@ from usage_pipeline.streams.output import Output
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.processor import Processor
 from usage_pipeline.streams.sink.arrow_schema import partitioning
+from usage_pipeline.streams.sink.config import SinkSettings
 from usage_pipeline.streams.sink.layout import DATA_DIR
 from usage_pipeline.streams.sink.sink import LakeSink, SinkStats
 from usage_pipeline.streams.topics import clean_topics, ensure_stream_topics
@@ -106,7 +103,11 @@ class SinkEnv:
 
     def run(self, **sink: object) -> SinkStats:
         """Run the sink in this process until it has caught up."""
-        return LakeSink(self.bootstrap, self.settings(**sink), POLICY).run(until_caught_up=True)
+        settings = self.settings(**sink)
+        lake_sink = LakeSink(
+            self.bootstrap, settings.sink, POLICY, namespace=settings.topics.namespace
+        )
+        return lake_sink.run(until_caught_up=True)
 
     def process_env(self, **sink: object) -> dict[str, str]:
         env = {

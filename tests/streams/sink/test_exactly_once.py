@@ -12,7 +12,7 @@ import usage_pipeline.streams.sink.sink as sink_module
 import usage_pipeline.streams.sink.writer as writer
 from tests.streams.sink.conftest import Produced, expected_rows, lake_rows
 from usage_pipeline.broker.clients import producer_config
-from usage_pipeline.settings import ProducerSettings
+from usage_pipeline.broker.config import ProducerSettings
 from usage_pipeline.streams.sink.layout import LakeLayout, parse_file_name
 
 pytestmark = pytest.mark.kafka
