@@ -143,7 +143,9 @@ class StreamLoop:
 
     def _round(self) -> None:
         self._rebalanced = False
-        messages = self._consumer.consume(self.config.batch_max, self.config.poll_s)
+        messages = self._consumer.consume(
+            self.config.batch_max, self._gate.wait_s(self.config.poll_s)
+        )
         if self._rebalanced:
             # Part of this batch was handed over before the group changed: read again from
             # where the worker stands, so that nothing is skipped and nothing is stale.

@@ -47,6 +47,7 @@ Key = tuple[str, int]  # topic, partition
 FenceRequest = Callable[[set[int]], dict[Key, Future]]
 FENCE_PATIENCE_S = 10.0  # a fence unanswered this long is asked for again
 FENCE_ATTEMPTS = 6  # ... this many times; then the worker gives up (and is restarted)
+FENCE_POLL_S = 0.02  # how long a round waits for records while a fence is being answered
 _NEVER = float("-inf")
 _ALWAYS = float("inf")
 
@@ -119,22 +120,38 @@ class ConsentGate:
         """The held records no earlier record can still overtake, by timestamp, with it.
 
         ``read_to((topic, p))`` is how far the consumer has read that topic-partition (held
-        records included); it tells whether a fence is reached. Partitions still holding
-        records get a new fence.
+        records included); it tells whether a fence is reached. A partition still holding
+        records gets a new fence once one can release its earliest record (a fence measured
+        at m covers records up to m - grace).
         """
         waiting: set[int] = set()
+        now_ms = self._clock() * 1000
         for partition, lane in self._lanes.items():
             self._advance(partition, lane, read_to)
             yield from self._merge(lane)
-            if lane.fence is None and any(lane.held.values()):
+            earliest = _earliest(lane)
+            if lane.fence is None and earliest is not None and earliest + self._grace_ms <= now_ms:
                 waiting.add(partition)
         if waiting:
             fences = self._request_fences(waiting)
-            now_ms = self._clock() * 1000
             for partition in waiting:
                 lane = self._lanes[partition]
                 offsets = {key: f for key, f in fences.items() if key[1] == partition}
                 lane.fence = _Fence(offsets, now_ms)
+
+    def wait_s(self, longest: float) -> float:
+        """How long the loop may wait for new records before the gate has work: until a
+        fence can release a held record, a moment while one is being answered; at most
+        ``longest``."""
+        wait, now_ms = longest, self._clock() * 1000
+        for lane in self._lanes.values():
+            earliest = _earliest(lane)
+            if earliest is None:
+                continue
+            if lane.fence is not None:
+                return min(wait, FENCE_POLL_S)
+            wait = min(wait, max(0.0, (earliest + self._grace_ms - now_ms) / 1000))
+        return wait
 
     def ahead(self, partition: int, timestamp: float, key: bytes | None) -> list[Message]:
         """Consent records of the subject keyed ``key`` read but not applied yet, published
@@ -251,3 +268,10 @@ class ConsentGate:
 def _subject(key: bytes | None) -> bytes:
     """The subject of a consent record's key (``subject|purpose``, or a subject alone)."""
     return (key or b"").partition(CONSENT_KEY_SEPARATOR.encode())[0]
+
+
+def _earliest(lane: _Lane) -> float | None:
+    """The earliest timestamp among a lane's held records (each topic's first is its
+    earliest, as one publisher's timestamps rise), None when it holds none."""
+    heads = [queue[0][0] for queue in lane.held.values() if queue]
+    return min(heads) if heads else None

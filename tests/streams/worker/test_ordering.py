@@ -95,12 +95,16 @@ def test_consent_read_after_an_event_it_precedes_is_still_applied_first():
     event = Record(EMAIL, 0, 7, timestamp_ms=100_000)
     gate.hold([event])
     assert list(gate.release(lambda _k: 0)) == []  # other topics may still bring earlier ones
+    assert fences.asked == []  # no fence before the grace is over could release it
+    assert gate.wait_s(0.5) == 0.5
+    clock.now_s = 100.8
+    assert gate.wait_s(0.5) == pytest.approx(0.2)
     withdrawal = Record(CONSENT, 0, 3, timestamp_ms=99_990)  # written later, happened before
     gate.hold([withdrawal])
     clock.now_s = 101.5
-    fences.answer(0, {})  # measured at 100 s: too early to cover the event (grace 1 s)
     assert list(gate.release(lambda _k: 0)) == []
-    fences.answer(1, {CONSENT: 4, EMAIL: 8})  # measured at 101.5 s, read that far
+    assert fences.asked == [{0}] and gate.wait_s(0.5) == ordering.FENCE_POLL_S
+    fences.answer(0, {CONSENT: 4, EMAIL: 8})  # measured at 101.5 s, read that far
     read = {(CONSENT, 0): 4, (EMAIL, 0): 8}
     assert offsets(gate.release(lambda k: read.get(k, 0))) == [(CONSENT, 3), (EMAIL, 7)]
     assert gate.held(0) == 0
