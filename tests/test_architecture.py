@@ -34,6 +34,8 @@ SETTINGS = f"{PACKAGE}.settings"
 # The pure core: payload in, records out. It must reach no client, file format or settings.
 PURE_CORE = (
     "usage_pipeline.schemas.contracts",
+    "usage_pipeline.schemas.strict_json",
+    "usage_pipeline.schemas.violations",
     "usage_pipeline.streams.processor",
     "usage_pipeline.streams.anonymizer",
     "usage_pipeline.streams.consent",

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.schemas.contract_cases import apply_changes, load_examples
-from usage_pipeline.schemas.contracts import _PATTERN_REASONS, SCHEMA_DIR, load_contracts
+from usage_pipeline.schemas.contracts import SCHEMA_DIR, load_contracts
+from usage_pipeline.schemas.violations import PATTERN_REASONS
 
 BASE = "https://usage-pipeline.dev/schemas/"
 ENVELOPE_ID = BASE + "envelope.v1.json"
@@ -142,7 +143,7 @@ def test_patterns_are_anchored_and_portable(name, path, pattern):
 def test_every_pattern_has_a_readable_reason_unless_inside_the_ip_rule(name, path, pattern):
     if "/$defs/ip_address/" in path:
         return
-    assert pattern in _PATTERN_REASONS
+    assert pattern in PATTERN_REASONS
 
 
 def test_ipv4_format_alone_already_rejects_leading_zeros_and_the_schema_pins_it_too():
