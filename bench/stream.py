@@ -31,7 +31,7 @@ import harness
 import orjson
 from confluent_kafka import Consumer, Producer
 
-from usage_pipeline.broker.admin import topic_sizes
+from usage_pipeline.broker.admin import admin_client, topic_sizes
 from usage_pipeline.broker.clients import produce_blocking, producer_config
 from usage_pipeline.producers.publisher import EventPublisher
 from usage_pipeline.producers.simulator import SimulationConfig, simulate
@@ -58,11 +58,26 @@ def prepare(bootstrap: str, namespace: str, events: int) -> None:
     topics = settings.topics.model_copy(update={"namespace": namespace})
     ensure_raw_topics(bootstrap, topics)
     ensure_stream_topics(bootstrap, load_policy(POLICY), topics)
+    wait_for_topics(bootstrap, list(raw_topics(namespace)))
     if events:
         config = SimulationConfig(events=events, days=30, seed=11, until=dt.date(2026, 11, 1))
         with EventPublisher(bootstrap, namespace=namespace) as publisher:
             for event in simulate(config):
                 publisher.publish(event)
+
+
+def wait_for_topics(bootstrap: str, topics: list[str], timeout_s: float = 30.0) -> None:
+    """Wait until the broker's metadata lists ``topics``: under load, a topic just created can
+    be missing from it for a moment, and the publisher then refuses to publish to it."""
+    admin = admin_client(bootstrap)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        listed = admin.list_topics(timeout=10).topics
+        if all(topic in listed and listed[topic].partitions for topic in topics):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics not in the broker's metadata after {timeout_s:g} s")
+        time.sleep(0.2)
 
 
 def run_baseline(bootstrap: str, namespace: str, key: bytes) -> dict:
@@ -90,7 +105,8 @@ def run_baseline(bootstrap: str, namespace: str, key: bytes) -> dict:
     total = sum(topic_sizes(bootstrap, list(raw_topics(namespace))).values())
     done, start = 0, time.perf_counter()
     while done < total:
-        for message in consumer.consume(num_messages=5000, timeout=1.0):
+        messages = consumer.consume(num_messages=5000, timeout=1.0)
+        for message in messages:
             if message.error() is not None:
                 continue
             done += 1
@@ -105,7 +121,8 @@ def run_baseline(bootstrap: str, namespace: str, key: bytes) -> dict:
                 )
             producer.poll(0)
         producer.flush()
-        consumer.commit(asynchronous=False)
+        if messages:  # committing with nothing consumed yet fails (_NO_OFFSET)
+            consumer.commit(asynchronous=False)
     seconds = time.perf_counter() - start
     consumer.close()
     return {"events": done, "seconds": seconds, "peak_rss_mib": harness.peak_rss_mib()}

@@ -32,7 +32,7 @@ REDACTED_ID = "[id]"
 _LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # made per record: a third of a frozen dataclass's cost (see Output)
 class Source:
     """Where a record was read: topic, partition and offset."""
 

@@ -29,18 +29,23 @@ class ConsentStore:
 
     def __init__(self) -> None:
         self._states: dict[int, dict[str, int]] = {}
+        self._lookups: dict[int, ConsentLookup] = {}  # made once per partition, read per event
         self._replay_until: dict[int, int] = {}
         self._purposes: dict[str, int] = {}  # purpose -> its slot in a packed state
         self._names: list[str] = []
 
     def start(self, partition: int, replay_until: int) -> None:
         """Begin (again) to build ``partition``: empty, replaying records below ``replay_until``."""
-        self._states[partition] = {}
+        states: dict[str, int] = {}
+        unpack = self._unpack
+        self._states[partition] = states
+        self._lookups[partition] = lambda subject: unpack(states.get(subject))
         self._replay_until[partition] = replay_until
 
     def drop(self, partition: int) -> None:
         """Forget a partition this worker no longer owns."""
         self._states.pop(partition, None)
+        self._lookups.pop(partition, None)
         self._replay_until.pop(partition, None)
 
     def owns(self, partition: int) -> bool:
@@ -63,8 +68,7 @@ class ConsentStore:
 
     def lookup(self, partition: int) -> ConsentLookup:
         """The consent lookup of the subjects on ``partition``."""
-        states = self._states[partition]
-        return lambda subject: self._unpack(states.get(subject))
+        return self._lookups[partition]
 
     def put(self, partition: int, subject: str, state: ConsentState | None) -> None:
         """Set a subject's state; None forgets the subject (an erasure)."""
