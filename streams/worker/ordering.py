@@ -9,10 +9,10 @@ by what happened to be read first made the outcome depend on timing: two runs of
 simulation kept different events (``docs/stream.md``, "consent ordering").
 
 So the gate holds the new records of partition p of every raw topic, consent included, and
-releases them merged by record timestamp (the producer's create time; consent first at equal
-times), the way Kafka Streams orders a stream-table join. A record with timestamp t is
-released only once no record with a smaller timestamp can still come from a topic whose
-buffer is empty, that is once every such topic-partition's *watermark* has reached t:
+releases them merged by record timestamp (the producer's create time; events first at equal
+times, see ``ahead``), the way Kafka Streams orders a stream-table join. A record with
+timestamp t is released only once no record with a smaller timestamp can still come from
+a topic whose buffer is empty, that is once every such topic-partition's *watermark* has reached t:
 
 - a record read with timestamp s raises its topic-partition's watermark to s - grace;
 - a fence (the partition's last stable offset, measured at wall time m, one ListOffsets
@@ -95,8 +95,10 @@ class ConsentGate:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._request_fences = request_fences
-        # consent first, so that at equal timestamps a decision precedes the events
-        self._topics = (consent_topic, *(t for t in topics if t != consent_topic))
+        # consent last: at equal timestamps the events go first, and a decision of the same
+        # moment that took effect before one of them reaches it through ``ahead``
+        self._consent = consent_topic
+        self._topics = (*(t for t in topics if t != consent_topic), consent_topic)
         self._grace_ms = grace_s * 1000
         self._clock = clock
         self._lanes: dict[int, _Lane] = {}
@@ -109,7 +111,7 @@ class ConsentGate:
                 timestamp = self._clock() * 1000
             lane, topic = self._lane(record.partition()), record.topic()
             lane.held[topic].append((timestamp, record))
-            if topic == self._topics[0]:
+            if topic == self._consent:
                 subject = _subject(record.key())
                 lane.consent_of.setdefault(subject, deque()).append((timestamp, record))
             mark = timestamp - self._grace_ms
@@ -166,10 +168,10 @@ class ConsentGate:
         return [record for at, record in itertools.takewhile(lambda h: h[0] <= bound, consent)]
 
     def _merge(self, lane: _Lane) -> Iterator[tuple[float, Message]]:
-        held, watermark, consent_topic = lane.held, lane.watermark, self._topics[0]
+        held, watermark, consent_topic = lane.held, lane.watermark, self._consent
         while True:
-            # The earliest head (consent wins a tie: it comes first, and only an earlier
-            # record replaces it), and how far its topic may run before another topic's
+            # The earliest head (events win a tie: they come first, and only an earlier
+            # record replaces one), and how far its topic may run before another topic's
             # head or an empty topic's watermark comes first.
             head, head_time, limit, before = None, 0.0, _ALWAYS, _ALWAYS
             for topic in self._topics:
@@ -184,8 +186,8 @@ class ConsentGate:
                 queue = held[topic]
                 if topic == head or not queue:
                     continue
-                if topic == consent_topic:
-                    before = queue[0][0]  # an event must be earlier than the next decision
+                if head == consent_topic:
+                    before = min(before, queue[0][0])  # a decision must precede the events
                 else:
                     limit = min(limit, queue[0][0])
             queue, is_consent = held[head], head == consent_topic
