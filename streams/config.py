@@ -55,6 +55,13 @@ class StreamSettings(Section):
     commit_every: int = Field(
         50_000, ge=1, description="Records processed that force a commit sooner."
     )
+    consent_grace_s: float = Field(
+        1.0,
+        ge=0,
+        description="How late a record may reach the broker after its timestamp and still be "
+        "put in order: consent written up to this long after an event it precedes is applied "
+        "first. Also the least latency a live event gets.",
+    )
     transaction_timeout_s: float = Field(
         30.0, ge=1, description="Broker aborts a transaction left open this long (a crash)."
     )

@@ -44,9 +44,10 @@ def consent_for(
 ) -> Consent:
     """Whether an event that occurred at ``occurred_us`` may serve ``purpose`` now.
 
-    Granted only if the latest decision is a grant that took effect at or before the
-    event: a grant given after the event does not cover it, and a withdrawal that arrived
-    before processing wins. No record means not granted (fail closed).
+    Granted only if the latest decision in ``state`` (the subject's decisions published
+    before the event, see streams/worker/ordering.py) is a grant that took effect at or
+    before the event: a grant given after the event does not cover it, and a withdrawal in
+    the state wins. No record means not granted (fail closed).
     """
     if not required:
         return Consent.NOT_REQUIRED

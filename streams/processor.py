@@ -42,6 +42,10 @@ DERIVED_ID_NAMESPACE = uuid.UUID("6f1d3a52-3c41-4d0e-9a57-3f0b1c9e2d74")
 SOURCE_NAME = "usage-pipeline-stream"
 # Marks the copy of a consent record the stream moved to its subject's partition and key.
 REHOMED_HEADER = "usage-pipeline.rehomed"
+# Marks a consent record the stream derived (an unsubscribe's withdrawal). Records the stream
+# writes carry its clock, not the publisher's: they say nothing of what the publisher has
+# written so far (streams/worker/ordering.py).
+DERIVED_HEADER = "usage-pipeline.derived"
 _INDEX = re.compile(r"\[\d+\]")
 
 
@@ -217,6 +221,38 @@ class Processor:
             )
         return Route(purpose, policy.purposes[purpose].consent_required, targets)
 
+    def consent_ahead(
+        self,
+        payload: bytes,
+        ahead: Sequence[Any],
+        consent_of: Callable[[str], ConsentState | None],
+    ) -> Callable[[str], ConsentState | None]:
+        """``consent_of`` for the event in ``payload``, with the decisions of its subject among
+        ``ahead`` (consent records published just after it, not applied yet) that took effect
+        at or before it applied: a withdrawal the event followed in time is honoured."""
+        try:
+            event = self._parse(payload)
+            if not self.reads_consent[event["event_type"]]:
+                return consent_of
+            subject, occurred = subject_id(event), epoch_us(event["occurred_at"])
+        except (ContractViolation, KeyError):
+            return consent_of  # process() makes it a dead letter
+        state, changed = consent_of(subject), False
+        for record in ahead:
+            try:
+                decision = self._parse(record.value() or b"")
+            except ContractViolation:
+                continue  # a dead letter of its own, never applied
+            if (
+                decision["event_type"] == "consent.changed"
+                and subject_id(decision) == subject
+                and epoch_us(decision["properties"]["effective_at"]) <= occurred
+            ):
+                state, changed = consent_change(decision, state), True
+        if not changed:
+            return consent_of
+        return lambda asked: state if asked == subject else consent_of(asked)
+
     def replay_consent(
         self, payload: bytes, partition: int, consent_of: Callable[[str], ConsentState | None]
     ) -> tuple[str, ConsentState] | None:
@@ -240,6 +276,11 @@ class Processor:
     def is_rehomed(headers: Sequence[tuple[str, bytes | None]] | None) -> bool:
         """Whether a consent record is a copy the stream moved (applied, never processed)."""
         return any(name == REHOMED_HEADER for name, _ in headers or ())
+
+    @staticmethod
+    def written_by_stream(headers: Sequence[tuple[str, bytes | None]] | None) -> bool:
+        """Whether a consent record is one the stream wrote (a moved copy or a derived one)."""
+        return any(name in (REHOMED_HEADER, DERIVED_HEADER) for name, _ in headers or ())
 
     def _partition_of(self, subject: str) -> int:
         return partition_for(subject, self.consent_partitions)
@@ -291,6 +332,7 @@ class Processor:
             consent_key(subject, "marketing").encode(),
             orjson.dumps(change),
             partition=self._partition_of(subject),
+            headers=[(DERIVED_HEADER, b"1")],
         )
 
     def _dead_letter(

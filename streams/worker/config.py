@@ -54,6 +54,7 @@ def worker_config(stream: StreamSettings, topics: TopicSettings) -> WorkerConfig
             commit_interval_s=stream.commit_interval_s,
             commit_every=stream.commit_every,
             hold_max=stream.batch_max,
+            consent_grace_s=stream.consent_grace_s,
         ),
         salts_topic=VISITOR_SALTS.full_name(namespace),
         salt_lifetime_s=stream.visitor_salt_lifetime_s,

@@ -67,7 +67,8 @@ class LoopConfig:
     poll_s: float
     commit_interval_s: float
     commit_every: int
-    hold_max: int  # held records of one partition beyond which its event topics pause
+    hold_max: int  # held records of one topic-partition beyond which it pauses
+    consent_grace_s: float  # how late a record may reach the broker (ordering.py)
 
 
 class StreamLoop:
@@ -95,8 +96,10 @@ class StreamLoop:
         self._health = health
         self._metrics = metrics
         self._store = ConsentStore()
-        self._gate = ConsentGate(self._request_fences)
-        self._paused: set[int] = set()
+        self._gate = ConsentGate(
+            self._request_fences, config.raw_topics, config.consent_topic, config.consent_grace_s
+        )
+        self._paused: set[Key] = set()
         self._positions = Positions()
         self._rebalanced = False
         self._uncommitted = 0
@@ -140,14 +143,16 @@ class StreamLoop:
 
     def _round(self) -> None:
         self._rebalanced = False
-        messages = self._consumer.consume(self.config.batch_max, self.config.poll_s)
+        messages = self._consumer.consume(
+            self.config.batch_max, self._gate.wait_s(self.config.poll_s)
+        )
         if self._rebalanced:
             # Part of this batch was handed over before the group changed: read again from
             # where the worker stands, so that nothing is skipped and nothing is stale.
             self._seek(self._positions.next_offsets())
             return
-        events: dict[int, list[Message]] = {}
-        consent_topic, positions = self.config.consent_topic, self._positions
+        held: list[Message] = []
+        consent_topic, positions, store = self.config.consent_topic, self._positions, self._store
         for message in messages:
             key = (message.topic(), message.partition())
             error = message.error()
@@ -160,26 +165,33 @@ class StreamLoop:
             if not positions.accept(key, message.offset()):
                 continue  # read again after a seek, or of a partition no longer ours
             self._consumed[key[0]] += 1
-            if key[0] == consent_topic:
+            if key[0] == consent_topic and (
+                store.is_replay(key[1], message.offset())
+                or self._processor.written_by_stream(message.headers())
+            ):
+                # History, or a record this stream wrote (a derived withdrawal already in the
+                # state, or a moved copy, honoured from when it is read): nothing to order.
                 self._consent_record(message)
                 positions.done(key, message.offset())
             else:
-                events.setdefault(key[1], []).append(message)
-        if events:
-            self._gate.hold(events)
+                held.append(message)
+        if held:
+            self._gate.hold(held)
         # Where each topic-partition's released records end: a partition's records come in
         # offset order, so its last one is marked done once, after the batch.
         finished: dict[Key, int] = {}
-        process, lookup, apply = self._processor.process, self._store.lookup, self._apply
-        for message in self._gate.release(self._consent_read_to):
+        gate, process, apply = self._gate, self._processor.process, self._apply
+        for timestamp, message in gate.release(positions.read):
             topic, partition, offset = message.topic(), message.partition(), message.offset()
-            outcome = process(
-                message.value() or b"",
-                Source(topic, partition, offset),
-                lookup(partition),
-                key=message.key(),
-            )
-            apply(partition, outcome)
+            if topic == consent_topic:
+                self._consent_record(message)
+            else:
+                payload, consent_of = message.value() or b"", store.lookup(partition)
+                ahead = gate.ahead(partition, timestamp, message.key())
+                if ahead:
+                    consent_of = self._processor.consent_ahead(payload, ahead, consent_of)
+                source = Source(topic, partition, offset)
+                apply(partition, process(payload, source, consent_of, key=message.key()))
             finished[topic, partition] = offset
         for key, offset in finished.items():
             positions.done(key, offset)
@@ -226,38 +238,36 @@ class StreamLoop:
 
     # Consent before events ----------------------------------------------------------------
 
-    def _request_fences(self, partitions: set[int]) -> dict[int, object]:
-        """Ask for the last stable offset of each partition's consent partition."""
+    def _request_fences(self, partitions: set[int]) -> dict[Key, object]:
+        """Ask for the last stable offset of every raw topic-partition of ``partitions``."""
         specs = {
-            TopicPartition(self.config.consent_topic, p): OffsetSpec.latest() for p in partitions
+            TopicPartition(topic, p): OffsetSpec.latest()
+            for topic in self.config.raw_topics
+            for p in partitions
         }
         futures = self._admin.list_offsets(
             specs, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=10
         )
-        return {tp.partition: future for tp, future in futures.items()}
+        return {(tp.topic, tp.partition): future for tp, future in futures.items()}
 
     def _consent_read_to(self, partition: int) -> int:
         """How far consent partition ``partition`` is applied."""
         return self._positions.read_to((self.config.consent_topic, partition))
 
     def _pause_or_resume(self) -> None:
-        """Stop fetching a partition's events while too many wait for its consent."""
-        for partition in {p for p in self._owned() if p not in self._paused}:
-            if self._gate.held(partition) > self.config.hold_max:
-                self._consumer.pause(self._event_partitions({partition}))
-                self._paused.add(partition)
-                log.info("partition %d paused: its events wait for its consent", partition)
-        for partition in [p for p in self._paused if self._gate.held(p) == 0]:
-            self._consumer.resume(self._event_partitions({partition}))
-            self._paused.discard(partition)
-            log.info("partition %d resumed", partition)
-
-    def _event_partitions(self, partitions: set[int]) -> list[TopicPartition]:
-        return [
-            tp
-            for tp in self._consumer.assignment()
-            if tp.partition in partitions and tp.topic != self.config.consent_topic
-        ]
+        """Stop fetching a topic-partition while too many of its records wait for the others
+        of its partition to be read that far; the ones it waits for go on being fetched."""
+        gate, hold_max = self._gate, self.config.hold_max
+        for tp in self._consumer.assignment():
+            key = (tp.topic, tp.partition)
+            if key not in self._paused and gate.held(tp.partition, tp.topic) > hold_max:
+                self._consumer.pause([tp])
+                self._paused.add(key)
+                log.info("%s [%d] paused: its records wait for the partition's others", *key)
+        for key in [k for k in self._paused if gate.held(k[1], k[0]) <= hold_max // 2]:
+            self._consumer.resume([TopicPartition(*key)])
+            self._paused.discard(key)
+            log.info("%s [%d] resumed", *key)
 
     def _owned(self) -> set[int]:
         return {tp.partition for tp in self._consumer.assignment()}
@@ -387,7 +397,7 @@ class StreamLoop:
         self._health.rebuilding = self._store.rebuilding(applied)
         self._health.details = {
             "held_records": {p: self._gate.held(p) for p in applied},
-            "paused_partitions": sorted(self._paused),
+            "paused": sorted(f"{topic}[{partition}]" for topic, partition in self._paused),
             "consent_applied_to": applied,
             "transaction_open": self._txn.open,
         }

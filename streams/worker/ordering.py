@@ -1,108 +1,279 @@
-"""Consent before the events it governs, even when the worker is far behind.
+"""Consent and events of one partition applied in the order they happened, not as fetched.
 
-A consumer that is behind fetches its partitions in no particular order, so an event can
-overtake a consent decision published long before it. The gate prevents that: the events of
-partition p fetched in one round are held until consent partition p has been read up to its
-last stable offset measured *after* they were fetched (the fence). Every consent record
-committed to partition p before those events were fetched lies below the fence, so it is
-applied first. Fences are measured with one ListOffsets request per round, read-committed,
-and answered while the worker goes on consuming; held events keep the commit from passing
-them.
+An event must be judged with the consent decisions published before it, and none published
+after it. Fetching gives neither: a consumer fetches its topic-partitions in no particular
+order and at different speeds, and a producer writes each topic-partition's batches on its
+own, so a consent record can reach the broker (and the worker) after events published after
+it, and a worker that is behind reads consent far ahead of the events (it is small). Judging
+by what happened to be read first made the outcome depend on timing: two runs of one
+simulation kept different events (``docs/stream.md``, "consent ordering").
+
+So the gate holds the new records of partition p of every raw topic, consent included, and
+releases them merged by record timestamp (the producer's create time; events first at equal
+times, see ``ahead``), the way Kafka Streams orders a stream-table join. A record with
+timestamp t is released only once no record with a smaller timestamp can still come from
+a topic whose buffer is empty, that is once every such topic-partition's *watermark* has reached t:
+
+- a record read with timestamp s raises its topic-partition's watermark to s - grace;
+- a fence (the partition's last stable offset, measured at wall time m, one ListOffsets
+  request per round, answered while the worker goes on consuming) that the consumer has
+  read up to raises it to m - grace.
+
+Both rest on one assumption, the *grace*: a record reaches the broker at most ``grace`` after
+its timestamp. Consent published alongside events (or by another service, up to ``grace``
+late) is therefore applied before every event that followed it, and no event is judged with
+consent published after it. A record later than that is applied from when it is read.
+Held records keep the commit from passing them. Consent records the stream wrote itself
+(derived from an unsubscribe, or moved to their subject's partition) never enter the gate:
+they carry the worker's clock, not the publishers', and would let events overtake consent a
+publisher has not written yet.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from confluent_kafka import Message
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
-# partitions -> a future LSO of each one's consent partition
-FenceRequest = Callable[[set[int]], dict[int, Future]]
+from usage_pipeline.schemas.keys import CONSENT_KEY_SEPARATOR
+
+Key = tuple[str, int]  # topic, partition
+# partitions -> a future last stable offset of every raw topic-partition of each
+FenceRequest = Callable[[set[int]], dict[Key, Future]]
 FENCE_PATIENCE_S = 10.0  # a fence unanswered this long is asked for again
 FENCE_ATTEMPTS = 6  # ... this many times; then the worker gives up (and is restarted)
+FENCE_POLL_S = 0.02  # how long a round waits for records while a fence is being answered
+_NEVER = float("-inf")
+_ALWAYS = float("inf")
 
 
 class FenceUnansweredError(RuntimeError):
-    """The broker answered no ListOffsets request for a consent partition for a minute."""
+    """The broker answered no ListOffsets request for a partition for a minute."""
 
 
 @dataclass
-class _Chunk:
-    """Event records of one partition fetched in one round, and their fence."""
+class _Fence:
+    """Last stable offsets of one partition's topics, asked for at wall time ``at_ms``."""
 
-    records: list[Message]
-    fence: Future | None
+    offsets: dict[Key, Future]
+    at_ms: float
     asked_at: float = field(default_factory=time.monotonic)
-    attempts: int = 1
 
-    def unanswered(self) -> bool:
-        """Whether the fence must be asked for again: failed, or unanswered for too long."""
-        if self.fence is None:
+    def failed(self) -> bool:
+        """Whether it must be asked for again: an answer failed, or none came for too long."""
+        if any(f.done() and f.exception() is not None for f in self.offsets.values()):
             return True
-        if self.fence.done():
-            return self.fence.exception() is not None
-        return time.monotonic() - self.asked_at > FENCE_PATIENCE_S
+        answered = all(f.done() for f in self.offsets.values())
+        return not answered and time.monotonic() - self.asked_at > FENCE_PATIENCE_S
+
+
+@dataclass
+class _Lane:
+    """What the gate knows of one partition: held records and watermarks per topic."""
+
+    held: dict[str, deque[tuple[float, Message]]]
+    watermark: dict[str, float]
+    consent_of: dict[bytes, deque[tuple[float, Message]]]  # held consent, by subject
+    fence: _Fence | None = None
+    attempts: int = 0
 
 
 class ConsentGate:
-    """Event records held per partition until their consent partition is read to their fence."""
+    """Records of each partition held until every topic of it is read past their timestamp."""
 
-    def __init__(self, request_fences: FenceRequest) -> None:
+    def __init__(
+        self,
+        request_fences: FenceRequest,
+        topics: tuple[str, ...],
+        consent_topic: str,
+        grace_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._request_fences = request_fences
-        self._held: dict[int, deque[_Chunk]] = {}
+        # consent last: at equal timestamps the events go first, and a decision of the same
+        # moment that took effect before one of them reaches it through ``ahead``
+        self._consent = consent_topic
+        self._topics = (*(t for t in topics if t != consent_topic), consent_topic)
+        self._grace_ms = grace_s * 1000
+        self._clock = clock
+        self._lanes: dict[int, _Lane] = {}
 
-    def hold(self, records: dict[int, list[Message]]) -> None:
-        """Hold this round's event records (by partition) and ask for their fences."""
-        fences = self._request_fences(set(records))
-        for partition, chunk in records.items():
-            self._held.setdefault(partition, deque()).append(_Chunk(chunk, fences[partition]))
+    def hold(self, records: list[Message]) -> None:
+        """Hold new records of any raw topic, in the order read."""
+        for record in records:
+            kind, timestamp = record.timestamp()
+            if kind == TIMESTAMP_NOT_AVAILABLE:
+                timestamp = self._clock() * 1000
+            lane, topic = self._lane(record.partition()), record.topic()
+            lane.held[topic].append((timestamp, record))
+            if topic == self._consent:
+                subject = _subject(record.key())
+                lane.consent_of.setdefault(subject, deque()).append((timestamp, record))
+            mark = timestamp - self._grace_ms
+            if mark > lane.watermark[topic]:
+                lane.watermark[topic] = mark
 
-    def release(self, read_to: Callable[[int], int]) -> Iterator[Message]:
-        """The held records whose consent partition is read past their fence, in fetch order.
+    def release(self, read_to: Callable[[Key], int]) -> Iterator[tuple[float, Message]]:
+        """The held records no earlier record can still overtake, by timestamp, with it.
 
-        ``read_to(p)`` is the consumer's position in consent partition p. A fence that could
-        not be measured (the broker was away) is asked for again.
+        ``read_to((topic, p))`` is how far the consumer has read that topic-partition (held
+        records included); it tells whether a fence is reached. A partition still holding
+        records gets a new fence once one can release its earliest record (a fence measured
+        at m covers records up to m - grace).
         """
-        unmeasured: list[tuple[int, _Chunk]] = []
-        for partition, chunks in self._held.items():
-            while chunks:
-                chunk = chunks[0]
-                if chunk.unanswered():
-                    unmeasured.append((partition, chunk))
-                    break
-                if not chunk.fence.done() or read_to(partition) < chunk.fence.result().offset:
-                    break
-                chunks.popleft()
-                yield from chunk.records
-        if unmeasured:
-            fences = self._request_fences({partition for partition, _ in unmeasured})
-            for partition, chunk in unmeasured:
-                if chunk.attempts >= FENCE_ATTEMPTS:
-                    raise FenceUnansweredError(
-                        f"no last stable offset of consent partition {partition} after "
-                        f"{FENCE_ATTEMPTS} requests"
-                    )
-                chunk.fence, chunk.asked_at = fences[partition], time.monotonic()
-                chunk.attempts += 1
+        waiting: set[int] = set()
+        now_ms = self._clock() * 1000
+        for partition, lane in self._lanes.items():
+            self._advance(partition, lane, read_to)
+            yield from self._merge(lane)
+            earliest = _earliest(lane)
+            if lane.fence is None and earliest is not None and earliest + self._grace_ms <= now_ms:
+                waiting.add(partition)
+        if waiting:
+            fences = self._request_fences(waiting)
+            for partition in waiting:
+                lane = self._lanes[partition]
+                offsets = {key: f for key, f in fences.items() if key[1] == partition}
+                lane.fence = _Fence(offsets, now_ms)
 
-    def held(self, partition: int) -> int:
-        """How many records of ``partition`` are held."""
-        return sum(len(chunk.records) for chunk in self._held.get(partition, ()))
+    def wait_s(self, longest: float) -> float:
+        """How long the loop may wait for new records before the gate has work: until a
+        fence can release a held record, a moment while one is being answered; at most
+        ``longest``."""
+        wait, now_ms = longest, self._clock() * 1000
+        for lane in self._lanes.values():
+            earliest = _earliest(lane)
+            if earliest is None:
+                continue
+            if lane.fence is not None:
+                return min(wait, FENCE_POLL_S)
+            wait = min(wait, max(0.0, (earliest + self._grace_ms - now_ms) / 1000))
+        return wait
 
-    def first_held(self) -> dict[tuple[str, int], int]:
+    def ahead(self, partition: int, timestamp: float, key: bytes | None) -> list[Message]:
+        """Consent records of the subject keyed ``key`` read but not applied yet, published
+        at most the grace after ``timestamp``: an event released with that timestamp came
+        before them in the log, but may follow them in time (a decision that took effect
+        before it)."""
+        lane = self._lanes.get(partition)
+        consent = None if lane is None else lane.consent_of.get(key or b"")
+        if not consent:
+            return []
+        bound = timestamp + self._grace_ms
+        return [record for at, record in itertools.takewhile(lambda h: h[0] <= bound, consent)]
+
+    def _merge(self, lane: _Lane) -> Iterator[tuple[float, Message]]:
+        held, watermark, consent_topic = lane.held, lane.watermark, self._consent
+        while True:
+            # The earliest head (events win a tie: they come first, and only an earlier
+            # record replaces one), and how far its topic may run before another topic's
+            # head or an empty topic's watermark comes first.
+            head, head_time, limit, before = None, 0.0, _ALWAYS, _ALWAYS
+            for topic in self._topics:
+                queue = held[topic]
+                if not queue:
+                    limit = min(limit, watermark[topic])
+                elif head is None or queue[0][0] < head_time:
+                    head, head_time = topic, queue[0][0]
+            if head is None or head_time > limit:
+                return
+            for topic in self._topics:
+                queue = held[topic]
+                if topic == head or not queue:
+                    continue
+                if head == consent_topic:
+                    before = min(before, queue[0][0])  # a decision must precede the events
+                else:
+                    limit = min(limit, queue[0][0])
+            queue, is_consent = held[head], head == consent_topic
+            while queue and queue[0][0] <= limit and queue[0][0] < before:
+                released = queue.popleft()
+                if is_consent:
+                    subject = _subject(released[1].key())
+                    of_subject = lane.consent_of[subject]
+                    of_subject.popleft()
+                    if not of_subject:
+                        del lane.consent_of[subject]
+                yield released
+
+    def _advance(self, partition: int, lane: _Lane, read_to: Callable[[Key], int]) -> None:
+        """Raise the watermark of each topic read to its fence; ask again for one that failed.
+
+        A topic that holds records needs no watermark (its first record bounds it), so a
+        fence is done once every topic has reached it or holds records: a paused topic never
+        keeps the others waiting.
+        """
+        fence = lane.fence
+        if fence is None:
+            return
+        if fence.failed():
+            lane.attempts += 1
+            if lane.attempts >= FENCE_ATTEMPTS:
+                raise FenceUnansweredError(
+                    f"no last stable offsets of partition {partition} after "
+                    f"{FENCE_ATTEMPTS} requests"
+                )
+            lane.fence = None  # asked for again at the end of this release
+            return
+        mark = fence.at_ms - self._grace_ms
+        for key, future in list(fence.offsets.items()):
+            if not future.done():
+                continue
+            topic = key[0]
+            if read_to(key) >= future.result().offset:
+                lane.watermark[topic] = max(lane.watermark[topic], mark)
+                del fence.offsets[key]
+            elif lane.held[topic]:
+                del fence.offsets[key]
+        if not fence.offsets:
+            lane.fence, lane.attempts = None, 0
+
+    def _lane(self, partition: int) -> _Lane:
+        lane = self._lanes.get(partition)
+        if lane is None:
+            lane = self._lanes[partition] = _Lane(
+                {topic: deque() for topic in self._topics},
+                dict.fromkeys(self._topics, _NEVER),
+                {},
+            )
+        return lane
+
+    def held(self, partition: int, topic: str | None = None) -> int:
+        """How many records of ``partition`` (of one ``topic``, if given) are held."""
+        lane = self._lanes.get(partition)
+        if lane is None:
+            return 0
+        if topic is not None:
+            return len(lane.held[topic])
+        return sum(len(queue) for queue in lane.held.values())
+
+    def first_held(self) -> dict[Key, int]:
         """The lowest held offset of each topic-partition: the commit must not pass it."""
-        first: dict[tuple[str, int], int] = {}
-        for chunks in self._held.values():
-            for chunk in chunks:  # fetch order: a topic-partition's first record is its lowest
-                for record in chunk.records:
-                    first.setdefault((record.topic(), record.partition()), record.offset())
-        return first
+        return {
+            (topic, partition): queue[0][1].offset()
+            for partition, lane in self._lanes.items()
+            for topic, queue in lane.held.items()
+            if queue
+        }
 
     def clear(self, partitions: set[int] | None = None) -> None:
-        """Drop the held records of ``partitions`` (all when None): they will be read again."""
-        for partition in list(self._held) if partitions is None else partitions:
-            self._held.pop(partition, None)
+        """Forget ``partitions`` (all when None): their records will be read again."""
+        for partition in list(self._lanes) if partitions is None else partitions:
+            self._lanes.pop(partition, None)
+
+
+def _subject(key: bytes | None) -> bytes:
+    """The subject of a consent record's key (``subject|purpose``, or a subject alone)."""
+    return (key or b"").partition(CONSENT_KEY_SEPARATOR.encode())[0]
+
+
+def _earliest(lane: _Lane) -> float | None:
+    """The earliest timestamp among a lane's held records (each topic's first is its
+    earliest, as one publisher's timestamps rise), None when it holds none."""
+    heads = [queue[0][0] for queue in lane.held.values() if queue]
+    return min(heads) if heads else None

@@ -71,6 +71,11 @@ class Positions:
         if position is not None:
             position.done = max(position.done, offset + 1)
 
+    def read(self, key: Key) -> int:
+        """How far ``key`` is read: the offset the worker accepts next (0 if not owned)."""
+        position = self._positions.get(key)
+        return 0 if position is None else position.next
+
     def read_to(self, key: Key) -> int:
         """One past the last record of ``key`` done, or its end when everything is."""
         position = self._positions.get(key)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,14 +19,17 @@ from pathlib import Path
 import orjson
 import pyarrow.dataset as ds
 import pytest
+from confluent_kafka import Producer
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.bench import bench_module
-from tests.streams.conftest import POLICY, StreamEnv
+from tests.conftest import free_port
+from tests.streams.conftest import PARTITIONS, POLICY, StreamEnv
 from tests.streams.pipeline_run import cli, email_opened, envelope, granted, lake_env, publish
 from usage_pipeline.broker.admin import read_topic
 from usage_pipeline.producers.publisher import EventPublisher
 from usage_pipeline.producers.simulator import SimulationConfig, simulate
-from usage_pipeline.schemas.keys import subject_id
+from usage_pipeline.schemas.keys import consent_key, partition_for, subject_id
 from usage_pipeline.schemas.topics import CONSENT_FAMILY, raw_topic, raw_topics
 from usage_pipeline.settings import load_settings
 from usage_pipeline.streams.policy.loader import load_policy
@@ -176,3 +181,70 @@ def test_a_withdrawal_from_kafkas_console_producer_is_honoured_like_one_from_the
 def _utc(moment: str) -> str:
     """An RFC 3339 UTC time in one sortable form."""
     return dt.datetime.fromisoformat(moment).astimezone(dt.UTC).isoformat()
+
+
+def test_a_withdrawal_written_after_the_worker_read_an_event_it_precedes_is_applied_first(
+    fresh_stream_env, tmp_path
+):
+    """Consent and events travel to the broker separately. Two withdrawals that took effect
+    before an e-mail event reach the broker only after the worker has read the event: one
+    was published before the event (a producer's batch for raw.consent sent after its batch
+    for raw.email), one just after it by another service. Both are within the grace, so
+    neither event may reach clean.marketing."""
+    env = fresh_stream_env
+    before, after = (f"usr_{uuid.uuid4().hex[:8]}" for _ in range(2))
+    publish(env.bootstrap, env.namespace, [granted(user, "marketing") for user in (before, after)])
+    port = free_port()
+    with env.worker("a", consent_grace_s=10, metrics_port=port) as worker:
+        worker.wait_until_caught_up(timeout_s=300)
+        email_topic = env.topic("raw.email")
+        read_before = _consumed(port, email_topic)
+        published_at_ms = int(time.time() * 1000)
+        events = [email_opened(before), email_opened(after)]
+        publish(env.bootstrap, env.namespace, events)
+        while _consumed(port, email_topic) < read_before + len(events):
+            worker.check()
+            time.sleep(0.2)
+        producer = Producer({"bootstrap.servers": env.bootstrap})
+        for user, timestamp in ((before, published_at_ms), (after, None)):
+            producer.produce(
+                raw_topic(CONSENT_FAMILY, env.namespace),
+                orjson.dumps(_withdrawal(user, "2026-11-20T10:00:00Z")),
+                consent_key(user, "marketing").encode(),
+                partition=partition_for(user, PARTITIONS),
+                **({} if timestamp is None else {"timestamp": timestamp}),
+            )
+        producer.flush(30)
+        worker.wait_until_caught_up(timeout_s=300)
+    served = {orjson.loads(r.value())["event_id"] for r in env.read("clean.marketing")}
+    assert not served & {event["event_id"] for event in events}
+    assert {orjson.loads(r.value())["event_id"] for r in env.read("clean.service")} >= {
+        event["event_id"] for event in events
+    }
+    assert_no_event_served_after_its_withdrawal(env, tmp_path / "lake")
+
+
+def _withdrawal(user: str, effective_at: str) -> dict:
+    """``user`` withdraws marketing consent from ``effective_at``."""
+    properties = {
+        "purpose": "marketing",
+        "status": "withdrawn",
+        "source": "preference_center",
+        "effective_at": effective_at,
+    }
+    withdrawal = envelope("consent.changed", user, properties, effective_at)
+    del withdrawal["context"]
+    return withdrawal
+
+
+def _consumed(port: int, topic: str) -> float:
+    """How many records of ``topic`` the worker serving metrics on ``port`` has read."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "usage_pipeline_stream_records_consumed_total"
+        and sample.labels.get("topic") == topic
+    )

@@ -6,7 +6,9 @@ import copy
 import ipaddress
 import re
 import secrets
+import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 from usage_pipeline.schemas.contracts import load_contracts
 from usage_pipeline.streams.anonymize.pseudonym import Pseudonymizer
 from usage_pipeline.streams.anonymizer import Anonymizer
-from usage_pipeline.streams.consent import GRANTED
+from usage_pipeline.streams.consent import GRANTED, epoch_us
 from usage_pipeline.streams.deadletter import Source
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.processor import CONSENT_CHANGING_TYPES, Processor, consent_change
@@ -152,3 +154,53 @@ def test_a_subject_s_consent_is_read_for_every_type_that_needs_or_changes_it(pro
         needs = any(route.consent_required for route in processor.routes[event["event_type"]])
         if needs or event["event_type"] in CONSENT_CHANGING_TYPES:
             assert asked, event["event_type"]
+
+
+def _consent_record(user: str, status: str, effective_at: str) -> SimpleNamespace:
+    """A held raw.consent record (what the gate hands over) of ``user``'s marketing decision."""
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "consent.changed",
+        "schema_version": 1,
+        "occurred_at": effective_at,
+        "source": "test-suite",
+        "subject": {"account_id": f"acct-{user}", "user_id": user},
+        "properties": {
+            "purpose": "marketing",
+            "status": status,
+            "source": "preference_center",
+            "effective_at": effective_at,
+        },
+    }
+    return SimpleNamespace(value=lambda: orjson.dumps(event))
+
+
+def test_consent_published_just_after_an_event_counts_only_if_it_took_effect_before_it(
+    processor,
+):
+    user = "usr_ahead"
+    granted = {"marketing": [GRANTED, epoch_us("2026-11-19T00:00:00Z")]}
+    states = {user: granted, "usr_other": granted}
+    event = orjson.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "email.activity",
+            "schema_version": 1,
+            "occurred_at": "2026-11-20T12:00:00Z",
+            "source": "test-suite",
+            "subject": {"account_id": "acct-1", "user_id": user},
+            "properties": {
+                "action": "opened",
+                "campaign_id": "c1",
+                "campaign_kind": "newsletter",
+                "message_id": "m-1",
+                "recipient": "someone@example.com",
+            },
+        }
+    )
+    before = [_consent_record(user, "withdrawn", "2026-11-20T11:00:00Z")]
+    lookup = processor.consent_ahead(event, before, states.get)
+    assert lookup(user)["marketing"][0] == "withdrawn"
+    assert lookup("usr_other") == granted
+    after = [_consent_record(user, "withdrawn", "2026-11-20T13:00:00Z")]
+    assert processor.consent_ahead(event, after, states.get)(user) == granted
