@@ -6,7 +6,7 @@ import logging
 import os
 
 import typer
-from starlette.applications import Starlette
+from starlette.routing import Router
 
 from usage_pipeline.cli.common import connect
 from usage_pipeline.cli.console import FILE_FORMAT, err
@@ -20,7 +20,7 @@ LOG_LEVEL_ENV = "USAGE_PIPELINE_LOG_LEVEL"
 APP_FACTORY = f"{__name__}:app_factory"
 
 
-def app_factory() -> Starlette:
+def app_factory() -> Router:
     """The server worker's application, configured from the environment it inherited."""
     logging.basicConfig(level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(), format=FILE_FORMAT)
     settings = load_settings()
