@@ -169,7 +169,7 @@ def _guarded(
         except Exception as exc:  # the type only: a message could hold data
             log.error("%s failed: %s", name, type(exc).__name__)
             response = _error(500, "internal error")
-        collector.metrics.requests.labels(name, str(response.status_code)).inc()
+        collector.metrics.count_request(name, response.status_code)
         return response
 
     return endpoint

@@ -33,6 +33,14 @@ def collect(
     port: int | None = typer.Option(
         None, "--port", min=1, max=65535, help="Listen port (default: collect.port)."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        max=64,
+        help="Collector processes sharing the port, each with its own producer "
+        "(default: collect.workers).",
+    ),
 ) -> None:
     """Take events over HTTP: batches from services, page views from browsers.
 
@@ -55,4 +63,5 @@ def collect(
         host or collect_settings.host,
         port or collect_settings.port,
         APP_FACTORY,
+        workers,
     )
