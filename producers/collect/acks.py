@@ -120,7 +120,10 @@ class KafkaLink:
     async def _serve(self) -> None:
         assert self._wake is not None
         while True:
-            self.publisher.poll(0)
+            try:
+                self.publisher.poll(0)
+            except Exception as exc:  # a callback's error must not stop every later report
+                log.error("serving delivery reports failed: %s", type(exc).__name__)
             if self.publisher.queued:
                 await asyncio.sleep(SERVE_S)
                 continue

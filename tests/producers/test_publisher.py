@@ -80,6 +80,18 @@ def test_invalid_event_names_the_field_and_sends_nothing(
     assert publisher.stats.sent == 0
 
 
+def wait_for_partitions(bootstrap: str, topic: str) -> None:
+    """Until the broker's metadata lists the topic's partitions (just after its creation it
+    may not, and the publisher places consent records by partition count)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if admin.list_topics(topic, timeout=10).topics[topic].partitions:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{topic} has no partitions in the metadata")
+
+
 def test_a_batch_queues_its_valid_events_and_names_the_invalid_ones_by_index(
     kafka_bootstrap, raw_namespace, example_event
 ):
@@ -96,6 +108,7 @@ def test_a_batch_queues_its_valid_events_and_names_the_invalid_ones_by_index(
         ["not", "an", "event"],
     ]
     reports: list = []
+    wait_for_partitions(kafka_bootstrap, f"{raw_namespace}raw.consent")
     with EventPublisher(
         kafka_bootstrap, namespace=raw_namespace, report_every_delivery=True
     ) as publisher:
