@@ -6,6 +6,8 @@ Stages, all in one run, each against the same broker and a fresh topic namespace
                       same requests without publishing
   batches of 100      POST /v1/events, 100 events a request: events/s at full load
   page views          POST /v1/pageview, one page view a request: page views/s at full load
+                      (32 connections, each waiting for Kafka's acknowledgement: bound by
+                      latency; and again with 256, as many browsers would: bound by CPU)
   latency at half     both again at half the target rate (25,000 events/s, 2,500 page views/s):
                       p50 and p99 latency
   publisher alone     EventPublisher.publish_json of the same events in one process, flushed
@@ -14,7 +16,8 @@ Targets (issue 17): >= 50,000 events/s in batches of 100, >= 5,000 page views/s,
 at half of that. The load generator, broker and collector share the machine: read the CPU
 seconds each used next to the rates.
 
-Usage: python bench/collect.py [--seconds 10] [--server granian|uvicorn] [--json FILE]
+Usage: python bench/collect.py [--seconds 10] [--server granian|uvicorn] [--workers N] [--json FILE]
+(--workers: collector processes, `usage-pipeline collect --workers`; the targets are per process)
 Needs `oha` (installed with `cargo install oha --locked` when cargo is there). Uses
 KAFKA_BOOTSTRAP_SERVERS if set, else starts (or reuses) the local broker.
 """
@@ -47,6 +50,7 @@ BATCH = 100
 TARGET_EVENTS_PER_S = 50_000
 TARGET_PAGE_VIEWS_PER_S = 5_000
 CONNECTIONS = 32
+BROWSER_CONNECTIONS = 256
 TOKEN = "bench-token-0123456789abcdef"
 ORIGIN = "https://www.example.com"
 PUBLISHER_ROUNDS = 500
@@ -55,6 +59,7 @@ PUBLISHER_ROUNDS = 500
 def main() -> None:
     command_line = harness.parser(__doc__, "seconds", 10)
     command_line.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    command_line.add_argument("--workers", type=int, default=1)
     args = command_line.parse_args()
     oha = find_oha()
     settings, bootstrap = harness.cluster()
@@ -79,11 +84,16 @@ def main() -> None:
         "USAGE_PIPELINE_LOG_LEVEL": "WARNING",
     }
     load = Load(oha, batch, beacon, args.seconds)
-    figures: dict = {"server": args.server, "seconds": args.seconds, "batch": BATCH}
+    figures: dict = {
+        "server": args.server,
+        "seconds": args.seconds,
+        "batch": BATCH,
+        "workers": args.workers,
+    }
     try:
         with Server(floor_command(args.server), env) as floor:
             figures["floor"] = load.stages(floor.url, floor, half=False)
-        with Server(collector_command(args.server), env) as collector:
+        with Server(collector_command(args.server, args.workers), env) as collector:
             figures["collector"] = load.stages(collector.url, collector, half=True)
         figures["publisher_alone"] = publisher_alone(bootstrap, namespace, events)
     finally:
@@ -123,13 +133,14 @@ def floor_command(server: str) -> list[str]:
             "--http", "1", "--working-dir", bench, "collect_floor:app"]  # fmt: skip
 
 
-def collector_command(server: str) -> list[str]:
+def collector_command(server: str, workers: int = 1) -> list[str]:
     """The real collector on ``server`` (`usage-pipeline collect` for granian)."""
     if server == "uvicorn":
         return [sys.executable, "-m", "uvicorn", "--factory",
                 APP_FACTORY, "--loop", "uvloop", "--http",
-                "httptools", "--no-access-log"]  # fmt: skip
-    return [sys.executable, "-m", "usage_pipeline", "collect"]
+                "httptools", "--no-access-log", "--workers", str(workers)]  # fmt: skip
+    more = ["--workers", str(workers)] if workers != 1 else []
+    return [sys.executable, "-m", "usage_pipeline", "collect", *more]
 
 
 class Server:
@@ -204,6 +215,7 @@ class Load:
         result = {
             "batches": self.run(url, server, "batch"),
             "page_views": self.run(url, server, "beacon"),
+            "page_views_browsers": self.run(url, server, "beacon", connections=BROWSER_CONNECTIONS),
         }
         if half:
             rate = TARGET_EVENTS_PER_S / BATCH / 2
@@ -211,7 +223,14 @@ class Load:
             result["page_views_half"] = self.run(url, server, "beacon", TARGET_PAGE_VIEWS_PER_S / 2)
         return result
 
-    def run(self, url: str, server: Server, kind: str, rate: float | None = None) -> dict:
+    def run(
+        self,
+        url: str,
+        server: Server,
+        kind: str,
+        rate: float | None = None,
+        connections: int = CONNECTIONS,
+    ) -> dict:
         """One oha run; requests/s, latency percentiles, statuses, server CPU seconds."""
         if kind == "batch":
             path, body = "/v1/events", self.batch
@@ -220,7 +239,7 @@ class Load:
             path, body = "/v1/pageview", self.beacon
             headers = ["-H", f"Origin: {ORIGIN}", "-T", "text/plain", "-H", "User-Agent: bench"]
         command = [self.oha, "--no-tui", "--output-format", "json", "-z", f"{self.seconds}s",
-                   "-c", str(CONNECTIONS), "-m", "POST", "-D", str(body), *headers]  # fmt: skip
+                   "-c", str(connections), "-m", "POST", "-D", str(body), *headers]  # fmt: skip
         if rate is not None:
             command += ["-q", str(rate)]
         before = server.cpu_s()
@@ -241,7 +260,9 @@ class Load:
             "p50_ms": (latency.get("p50") or 0) * 1000,
             "p99_ms": (latency.get("p99") or 0) * 1000,
             "server_cpu_s": cpu,
+            "wall_s": wall,
             "rate": rate,
+            "connections": connections,
         }
 
 
@@ -267,6 +288,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def cpu_per_event(stage: dict) -> float:
+    """Server CPU microseconds (every thread and process) per event answered 2xx: steadier
+    than rates on a shared machine."""
+    events = stage["events_per_s"] * stage.get("wall_s", 0.0)
+    return stage["server_cpu_s"] / events * 1e6 if events else float("nan")
+
+
 def report(figures: dict) -> None:
     """Figures and ratios, as a table."""
     floor, collector = figures["floor"], figures["collector"]
@@ -274,15 +302,24 @@ def report(figures: dict) -> None:
     rows = [
         ("batches of 100: events/s", collector["batches"], floor["batches"], TARGET_EVENTS_PER_S),
         ("page views/s", collector["page_views"], floor["page_views"], TARGET_PAGE_VIEWS_PER_S),
+        (
+            f"page views/s, {BROWSER_CONNECTIONS} conns",
+            collector["page_views_browsers"],
+            floor["page_views_browsers"],
+            TARGET_PAGE_VIEWS_PER_S,
+        ),
     ]
     print(
-        f"server: {figures['server']}, {figures['seconds']} s per stage, {CONNECTIONS} connections"
+        f"server: {figures['server']}, {figures.get('workers', 1)} collector process(es), "
+        f"{figures['seconds']} s per stage, {CONNECTIONS} connections unless said"
     )
-    print(f"{'':28} {'collector':>12} {'HTTP floor':>12} {'ratio':>6} {'target':>8} {'cpu s':>6}")
+    print(f"{'':28} {'collector':>12} {'HTTP floor':>12} {'ratio':>6} {'target':>8} {'cpu s':>6} "
+          f"{'cpu us/ev':>9} {'floor':>6}")  # fmt: skip
     for name, ours, base, target in rows:
         ratio = ours["events_per_s"] / base["events_per_s"]
         print(f"{name:28} {ours['events_per_s']:12,.0f} {base['events_per_s']:12,.0f} "
-              f"{ratio:6.2f} {target:8,} {ours['server_cpu_s']:6.1f}")  # fmt: skip
+              f"{ratio:6.2f} {target:8,} {ours['server_cpu_s']:6.1f} "
+              f"{cpu_per_event(ours):9.1f} {cpu_per_event(base):6.1f}")  # fmt: skip
     print(
         f"{'EventPublisher alone':28} {alone:12,.0f} events/s; collector batches / publisher "
         f"= {collector['batches']['events_per_s'] / alone:.2f}"
@@ -291,7 +328,7 @@ def report(figures: dict) -> None:
         stage = collector[name]
         print(f"{name:28} at {stage['rate']:,.0f} req/s: p50 {stage['p50_ms']:.1f} ms, "
               f"p99 {stage['p99_ms']:.1f} ms, statuses {stage['statuses']}")  # fmt: skip
-    for name in ("batches", "page_views"):
+    for name in ("batches", "page_views", "page_views_browsers"):
         statuses = collector[name]["statuses"]
         print(f"{name} statuses at full load: {statuses}")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -22,7 +22,7 @@ from typing import Any, Self
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
-from usage_pipeline.broker.clients import produce_blocking, producer_config
+from usage_pipeline.broker.clients import PARTITION_UA, produce_blocking, producer_config
 from usage_pipeline.broker.config import ProducerSettings
 from usage_pipeline.broker.security import Cluster
 from usage_pipeline.schemas.contracts import (
@@ -78,6 +78,14 @@ class PublishStats:
     delivered: int = 0
     failed: int = 0
     sent_by_topic: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BatchOutcome:
+    """What ``publish_batch`` did: events queued by type, and the rejected ones by index."""
+
+    queued: Counter[str] = field(default_factory=Counter)
+    rejected: list[tuple[int, ContractViolation]] = field(default_factory=list)
 
 
 Prepared = tuple[str, bytes, bytes, str | None]
@@ -185,6 +193,34 @@ class EventPublisher:
         self._send(*prepared, on_delivery)
         return event
 
+    def publish_batch(
+        self, items: Iterable[object], on_delivery: EventCallback | None = None
+    ) -> BatchOutcome:
+        """Validate and queue each event of a batch in one pass; the invalid ones are named in
+        the outcome by index and nothing of them is sent.
+
+        An item is an event (a mapping), one JSON document (bytes: parsed as by
+        ``publish_json``), or a ``ContractViolation`` already found for it (by strict decoding
+        of the batch), which is passed through as its rejection.
+        """
+        outcome = BatchOutcome()
+        queued, rejected = outcome.queued, outcome.rejected
+        prepare, prepare_json, send = self.preparer.prepare, self.preparer.prepare_json, self._send
+        for index, item in enumerate(items):
+            try:
+                if isinstance(item, ContractViolation):
+                    raise item
+                if isinstance(item, bytes):
+                    event, prepared = prepare_json(item)
+                else:
+                    event, prepared = item, prepare(item)  # type: ignore[arg-type]
+            except ContractViolation as violation:
+                rejected.append((index, violation))
+                continue
+            send(*prepared, on_delivery)
+            queued[event["event_type"]] += 1
+        return outcome
+
     @property
     def queued(self) -> int:
         """Events waiting for the broker's acknowledgement (librdkafka's queue)."""
@@ -226,12 +262,13 @@ class EventPublisher:
         placement: str | None,
         on_delivery: EventCallback | None = None,
     ) -> None:
-        report = {} if on_delivery is None else {"on_delivery": on_delivery}
-        if placement is None:
-            produce_blocking(self._producer, topic, value, key, **report)
-        else:
-            partition = partition_for(placement, self._partitions(topic))
-            produce_blocking(self._producer, topic, value, key, partition, **report)
+        partition = (
+            PARTITION_UA if placement is None else partition_for(placement, self._partitions(topic))
+        )
+        try:  # the usual case, without produce_blocking's extra call per event
+            self._producer.produce(topic, value, key, partition, on_delivery=on_delivery)
+        except BufferError:
+            produce_blocking(self._producer, topic, value, key, partition, on_delivery=on_delivery)
         self._sent += 1
         self._sent_by_topic[topic] += 1
         if self._sent % POLL_EVERY == 0:  # serving reports per event costs more than sending

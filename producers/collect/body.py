@@ -8,7 +8,6 @@ the HTTP status it deserves and a reason that never quotes the body.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
 from typing import Any
 
 from usage_pipeline.schemas.contracts import Contracts, ContractViolation
@@ -27,16 +26,6 @@ class BodyError(ValueError):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class Item:
-    """One event of a batch: a JSON line or a decoded object, or why it cannot be one."""
-
-    index: int
-    line: bytes | None = None
-    event: Any = None
-    violation: ContractViolation | None = None
 
 
 def media_type(content_type: str | None) -> str:
@@ -101,21 +90,17 @@ def gunzip(data: bytes, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def decode_batch(body: bytes, kind: str, contracts: Contracts) -> list[Item]:
-    """The events of a batch body; 400 when a JSON array body does not parse as one."""
+def decode_batch(body: bytes, kind: str, contracts: Contracts) -> list[Any]:
+    """The events of a batch body, indexed as the client counts them: NDJSON lines (bytes,
+    blank lines skipped), or the decoded elements of a JSON array, an element that is not
+    strict JSON replaced by its ``ContractViolation``; 400 when an array body does not parse."""
     if kind == NDJSON:
         lines = (line.rstrip(b"\r") for line in body.split(b"\n"))
-        return [Item(index, line=line) for index, line in enumerate(x for x in lines if x.strip())]
+        return [line for line in lines if line.strip()]
     try:
-        elements = contracts.decode_array(body)
+        return contracts.decode_array(body)
     except ContractViolation as violation:
         raise BodyError(400, f"the body {violation.reason}") from None
-    return [
-        Item(index, violation=element)
-        if isinstance(element, ContractViolation)
-        else Item(index, event=element)
-        for index, element in enumerate(elements)
-    ]
 
 
 def _parameter(content_type: str, name: str) -> str | None:

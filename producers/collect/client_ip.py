@@ -8,6 +8,7 @@ address that is not is the client. Anything else would let a client plant any ad
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
@@ -44,6 +45,8 @@ def _is_trusted(address: Address, trusted: Sequence[Network]) -> bool:
     return any(address in network for network in trusted)
 
 
+# Parsing with ipaddress is a few dozen Python calls; the same peers and proxies come back.
+@functools.lru_cache(maxsize=4096)
 def _parse(text: str | None) -> Address | None:
     if not text:
         return None

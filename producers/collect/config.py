@@ -18,6 +18,13 @@ class CollectSettings(Section):
 
     host: str = Field("127.0.0.1", description="Address the collector listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the collector listens on.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Collector processes sharing the port, each with its own producer (the "
+        "per-IP page-view limit is counted per process).",
+    )
     tokens_file: Path | None = Field(
         None, description="One `<service> <token>` per line; without it every batch gets 401."
     )

@@ -51,6 +51,15 @@ class CollectMetrics:
             registry=self.registry,
         )  # fmt: skip
         queue.set_function(queue_depth)
+        self._request_counts: dict[tuple[str, int], Callable[[], None]] = {}
+
+    def count_request(self, route: str, status: int) -> None:
+        """Count one answered request (a labelled child is looked up once per route and status,
+        not under prometheus-client's lock on every request)."""
+        inc = self._request_counts.get((route, status))
+        if inc is None:
+            inc = self._request_counts[route, status] = self.requests.labels(route, str(status)).inc
+        inc()
 
     def event_type(self, value: object) -> str:
         """A label value for an event's type: a known type, else ``unknown``."""

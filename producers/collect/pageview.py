@@ -154,4 +154,5 @@ def _is_page_url(url: str) -> bool:
 
 
 def _timestamp(now: dt.datetime) -> str:
-    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    # isoformat of a UTC time ends in "+00:00"; several times cheaper than strftime.
+    return now.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

@@ -17,11 +17,13 @@ from granian.server import Server
 from usage_pipeline.producers.collect.config import CollectSettings
 
 
-def serve(settings: CollectSettings, host: str, port: int, app_factory: str) -> None:
+def serve(
+    settings: CollectSettings, host: str, port: int, app_factory: str, workers: int | None = None
+) -> None:
     """Serve until SIGINT or SIGTERM; in-flight requests finish and the producer flushes.
 
-    ``app_factory`` (``module:function``) builds the application in the server's worker
-    process, from the environment it inherited.
+    ``app_factory`` (``module:function``) builds the application in each worker process
+    (``workers``, default ``collect.workers``), from the environment it inherited.
     """
     # librdkafka is not fork-safe: the worker starts fresh instead of inheriting our clients.
     multiprocessing.set_start_method("spawn", force=True)
@@ -31,7 +33,7 @@ def serve(settings: CollectSettings, host: str, port: int, app_factory: str) -> 
         port=port,
         interface=Interfaces.ASGI,
         factory=True,
-        workers=1,
+        workers=workers or settings.workers,
         loop=Loops.uvloop,
         http=HTTPModes.http1,
         websockets=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import orjson
 import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
@@ -77,6 +78,53 @@ def test_invalid_event_names_the_field_and_sends_nothing(
     assert "010.1.2.3" not in str(caught.value)
     publisher.flush()
     assert publisher.stats.sent == 0
+
+
+def wait_for_partitions(bootstrap: str, topic: str) -> None:
+    """Until the broker's metadata lists the topic's partitions (just after its creation it
+    may not, and the publisher places consent records by partition count)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if admin.list_topics(topic, timeout=10).topics[topic].partitions:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{topic} has no partitions in the metadata")
+
+
+def test_a_batch_queues_its_valid_events_and_names_the_invalid_ones_by_index(
+    kafka_bootstrap, raw_namespace, example_event
+):
+    bad_ip = example_event("usage.feature_used", user_id="u-bad")
+    bad_ip["context"]["ip"] = "010.1.2.3"
+    found_earlier = ContractViolation("$", "repeats a key")
+    items = [
+        example_event("usage.feature_used", user_id="u-0"),
+        bad_ip,
+        orjson.dumps(example_event("usage.media_played", user_id="u-2")),
+        b'{"event_type": ',
+        found_earlier,
+        example_event("consent.changed", user_id="u-5"),
+        ["not", "an", "event"],
+    ]
+    reports: list = []
+    wait_for_partitions(kafka_bootstrap, f"{raw_namespace}raw.consent")
+    with EventPublisher(
+        kafka_bootstrap, namespace=raw_namespace, report_every_delivery=True
+    ) as publisher:
+        outcome = publisher.publish_batch(items, on_delivery=lambda e, m: reports.append(e))
+    assert [index for index, _ in outcome.rejected] == [1, 3, 4, 6]
+    assert outcome.rejected[0][1].field == "context.ip"
+    assert outcome.rejected[2][1] is found_earlier
+    assert "010.1.2.3" not in " ".join(str(v) for _, v in outcome.rejected)
+    queued = {"usage.feature_used": 1, "usage.media_played": 1, "consent.changed": 1}
+    assert outcome.queued == queued
+    assert reports == [None, None, None]  # each queued event acknowledged, through the callback
+    usage = consume_all(kafka_bootstrap, f"{raw_namespace}raw.usage", 2)
+    consent = consume_all(kafka_bootstrap, f"{raw_namespace}raw.consent", 1)
+    assert sorted(m.key().decode() for m in usage) == ["u-0", "u-2"]
+    assert [m.key().decode() for m in consent] == [consent_key("u-5", "marketing")]
+    assert consent[0].partition() == partition_for("u-5", 3)
 
 
 def test_full_queue_blocks_instead_of_failing(kafka_bootstrap, raw_namespace, example_event):

@@ -6,7 +6,7 @@ import logging
 import os
 
 import typer
-from starlette.applications import Starlette
+from starlette.routing import Router
 
 from usage_pipeline.cli.common import connect
 from usage_pipeline.cli.console import FILE_FORMAT, err
@@ -20,7 +20,7 @@ LOG_LEVEL_ENV = "USAGE_PIPELINE_LOG_LEVEL"
 APP_FACTORY = f"{__name__}:app_factory"
 
 
-def app_factory() -> Starlette:
+def app_factory() -> Router:
     """The server worker's application, configured from the environment it inherited."""
     logging.basicConfig(level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(), format=FILE_FORMAT)
     settings = load_settings()
@@ -32,6 +32,14 @@ def collect(
     host: str | None = typer.Option(None, "--host", help="Listen address (default: collect.host)."),
     port: int | None = typer.Option(
         None, "--port", min=1, max=65535, help="Listen port (default: collect.port)."
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        max=64,
+        help="Collector processes sharing the port, each with its own producer "
+        "(default: collect.workers).",
     ),
 ) -> None:
     """Take events over HTTP: batches from services, page views from browsers.
@@ -55,4 +63,5 @@ def collect(
         host or collect_settings.host,
         port or collect_settings.port,
         APP_FACTORY,
+        workers,
     )

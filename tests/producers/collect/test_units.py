@@ -1,7 +1,8 @@
-"""The collector's pure parts: client IP, tokens, rate limit, gzip limits."""
+"""The collector's pure parts: client IP, tokens, rate limit, gzip limits, acknowledgements."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import ipaddress
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from usage_pipeline.producers.collect.acks import Acknowledgements
 from usage_pipeline.producers.collect.body import BodyError, gunzip
 from usage_pipeline.producers.collect.client_ip import client_ip, networks
 from usage_pipeline.producers.collect.ratelimit import RateLimiter
@@ -62,3 +64,37 @@ def test_gunzip_stops_at_the_limit():
     with pytest.raises(BodyError) as error:
         gunzip(gzip.compress(b"\0" * 10_000_000), 1000)
     assert error.value.status == 413
+
+
+def test_acknowledgements_resolve_only_after_the_seal_and_every_report():
+    async def scenario() -> tuple[bool, bool]:
+        acks = Acknowledgements(asyncio.get_running_loop())
+        acks.expect(3)
+        acks(None, None)  # reports may arrive while the batch is still being produced
+        acks(None, None)
+        acks.forget(1)  # one of the three was rejected, never produced
+        early = acks._future.done()
+        return early, await acks.wait(timeout_s=5)
+
+    early, ok = asyncio.run(scenario())
+    assert not early
+    assert ok
+
+
+def test_a_failed_report_or_a_missing_one_is_not_acknowledged():
+    async def scenario() -> tuple[bool, bool, int]:
+        loop = asyncio.get_running_loop()
+        failed = Acknowledgements(loop)
+        failed.expect(2)
+        failed(None, None)
+        failed(object(), None)  # type: ignore[arg-type]  # an error report
+        missing = Acknowledgements(loop)
+        missing.expect(1)
+        answered = await missing.wait(timeout_s=0.01)
+        missing(None, None)  # a report after the request gave up changes nothing
+        return await failed.wait(timeout_s=5), answered, missing.published
+
+    failed_ok, missing_ok, published = asyncio.run(scenario())
+    assert not failed_ok
+    assert not missing_ok
+    assert published == 1
