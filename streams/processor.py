@@ -10,10 +10,10 @@ import functools
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any, NamedTuple
 
+import msgspec
 import orjson
 
 from usage_pipeline.schemas.contracts import DEFAULT_MAX_EVENT_BYTES, Contracts, ContractViolation
@@ -50,8 +50,7 @@ _INDEX = re.compile(r"\[\d+\]")
 _NOT_REQUIRED = Consent.NOT_REQUIRED  # read once: an enum member is a descriptor in 3.11
 
 
-@dataclass(slots=True)  # made per event: see Output
-class Outcome:
+class Outcome(msgspec.Struct, gc=False):  # made per event: see Output
     """What one raw record produced, and the subject's new consent state if it changed."""
 
     outputs: list[Output]
