@@ -46,7 +46,12 @@ from usage_pipeline.streams.deadletter import Source
 from usage_pipeline.streams.output import Output
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.policy.model import Consent
-from usage_pipeline.streams.processor import Processor, Target, consent_change
+from usage_pipeline.streams.processor import (
+    CONSENT_CHANGING_TYPES,
+    Processor,
+    Target,
+    consent_change,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY = REPO / "config" / "anonymization.yaml"
@@ -105,16 +110,16 @@ class Steps:
 
     def consent(self, events: list[dict]) -> Decided:
         routes, reads_consent = self.processor.routes, self.processor.reads_consent
-        consent_of, decided = self.consent_of, []
+        consent_of, decided, not_required = self.consent_of, [], Consent.NOT_REQUIRED
         for event in events:
             event_routes = routes[event["event_type"]]
             if not reads_consent[event["event_type"]]:
-                decided.append((event, [(r.targets, Consent.NOT_REQUIRED) for r in event_routes]))
+                decided.append((event, [(r.targets, not_required) for r in event_routes]))
                 continue
             state = consent_of(subject_id(event))
-            changed = consent_change(event, state)
-            if changed is not None:
-                state = changed
+            if event["event_type"] in CONSENT_CHANGING_TYPES:
+                changed = consent_change(event, state)
+                state = state if changed is None else changed
             occurred = epoch_us(event["occurred_at"])
             decisions = [
                 (route.targets, consent_for(state, route.purpose, occurred, route.consent_required))

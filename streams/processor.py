@@ -10,10 +10,10 @@ import functools
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any, NamedTuple
 
+import msgspec
 import orjson
 
 from usage_pipeline.schemas.contracts import DEFAULT_MAX_EVENT_BYTES, Contracts, ContractViolation
@@ -47,10 +47,10 @@ REHOMED_HEADER = "usage-pipeline.rehomed"
 # written so far (streams/worker/ordering.py).
 DERIVED_HEADER = "usage-pipeline.derived"
 _INDEX = re.compile(r"\[\d+\]")
+_NOT_REQUIRED = Consent.NOT_REQUIRED  # read once: an enum member is a descriptor in 3.11
 
 
-@dataclass(slots=True)  # made per event: see Output
-class Outcome:
+class Outcome(msgspec.Struct, gc=False):  # made per event: see Output
     """What one raw record produced, and the subject's new consent state if it changed."""
 
     outputs: list[Output]
@@ -156,18 +156,18 @@ class Processor:
         if self.reads_consent[event_type]:
             subject = subject_id(event)
             state = consent_of(subject)
-            changed = consent_change(event, state)
-        else:
-            changed = None
-        if changed is not None:
-            state = changed
-            consent_update = (subject, state)
-            if event_type == "email.activity":
-                outputs.append(self._withdrawal_from_unsubscribe(event))
-            elif key is not None and not self._placed_right(event, source.partition, key):
-                outputs.append(self._rehomed(event, payload))
-                if source.partition != self._partition_of(subject):
-                    consent_update = None  # its owner applies the moved copy
+            # consent_change answers None for the other types: the call is saved.
+            if event_type in CONSENT_CHANGING_TYPES:
+                changed = consent_change(event, state)
+                if changed is not None:
+                    state = changed
+                    consent_update = (subject, state)
+                    if event_type == "email.activity":
+                        outputs.append(self._withdrawal_from_unsubscribe(event))
+                    elif key is not None and not self._placed_right(event, source.partition, key):
+                        outputs.append(self._rehomed(event, payload))
+                        if source.partition != self._partition_of(subject):
+                            consent_update = None  # its owner applies the moved copy
         decisions = []
         links: list[KeyLink] = []
         event_key = event["event_id"].encode()
@@ -177,17 +177,16 @@ class Processor:
             if required:
                 if occurred is None:
                     occurred = epoch_us(event["occurred_at"])
-                consent = consent_for(state, purpose, occurred, True)
+                target = targets[consent_for(state, purpose, occurred, True)]
             else:
-                consent = Consent.NOT_REQUIRED
-            target = targets[consent]
+                target = targets[_NOT_REQUIRED]
             if target is None:
                 continue
-            record = target.build(event)
-            decisions.append(target.decision)
-            outputs.append(Output(target.topic, event_key, orjson.dumps(record)))
-            if target.links:
-                links += self.anonymizer.links(event, target.plan)
+            topic, build, decision, plan, linked = target
+            outputs.append(Output(topic, event_key, orjson.dumps(build(event))))
+            decisions.append(decision)
+            if linked:
+                links += self.anonymizer.links(event, plan)
         if links:
             # Remembered only once the event cannot fail any more: a dead letter loses no link.
             outputs.extend(
