@@ -155,6 +155,14 @@ def _rare_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
+def unseen_offsets(offsets: np.ndarray, next_offset: int) -> np.ndarray:
+    """A mask of the offsets at least ``next_offset`` and past every offset before them."""
+    floor = np.empty_like(offsets)
+    floor[0] = next_offset
+    np.maximum(np.maximum.accumulate(offsets[:-1]) + 1, next_offset, out=floor[1:])
+    return offsets >= floor
+
+
 def consumer_config(
     cluster: Cluster, sink: SinkSettings, namespace: str = "", client_id: str = "usage-pipeline"
 ) -> dict[str, Any]:
@@ -288,12 +296,8 @@ class LakeSink:
     def _add_run(self, key: TopicPartitionKey, run: list[Message]) -> None:
         """Append consecutive records of one partition to its buffer, flushing as it fills."""
         offsets = np.fromiter((m.offset() for m in run), np.int64, len(run))
-        # Never write an offset twice: keep a record only past every offset seen before it.
-        floor = np.maximum.accumulate(offsets) + 1
-        floor[1:] = floor[:-1]
-        floor[0] = 0
-        keep = offsets >= np.maximum(floor, self._next_offset.get(key, 0))
-        if not keep.all():
+        keep = unseen_offsets(offsets, self._next_offset.get(key, 0))
+        if not keep.all():  # never write an offset twice
             run = list(compress(run, keep.tolist()))
             offsets = offsets[keep]
         if not run:
