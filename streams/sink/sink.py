@@ -144,7 +144,8 @@ class _Flush:
 
 @contextmanager
 def _rare_collections() -> Iterator[None]:
-    """Collect garbage rarely while the sink runs, and never scan what was loaded before."""
+    """Collect garbage rarely while the sink runs, and never scan what was loaded before
+    (process-wide settings: one sink runs in a process at a time)."""
     threshold = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *threshold[1:])
