@@ -130,9 +130,14 @@ class Topic:
         return namespace + self.name
 
 
+def raw_topic(family: str, namespace: str = "") -> str:
+    """The raw topic of a family, e.g. ``raw.usage``."""
+    return f"{namespace}raw.{family}"
+
+
 def _raw(family: str) -> Topic:
     return Topic(
-        f"raw.{family}",
+        raw_topic(family),
         f"{family} events as services sent them (personal data in the clear)",
         readers=("stream",),
         writers=("producer",),
@@ -142,7 +147,7 @@ def _raw(family: str) -> Topic:
 
 RAW_EVENTS: Final = {family: _raw(family) for family in RAW_FAMILIES if family != CONSENT_FAMILY}
 CONSENT: Final = Topic(
-    f"raw.{CONSENT_FAMILY}",
+    raw_topic(CONSENT_FAMILY),
     "consent decisions; the stream adds the ones it derives (an unsubscribe) and moves "
     "misplaced ones to their subject's partition",
     readers=("stream",),
@@ -188,11 +193,6 @@ STREAM_TOPICS: Final = (CLEAN, DEAD_LETTER, KEY_LINKS, VISITOR_SALTS)
 def family_of(event_type: str) -> str:
     """The family of an event type: the part before the first dot (``usage.feature_used``)."""
     return event_type.split(".", 1)[0]
-
-
-def raw_topic(family: str, namespace: str = "") -> str:
-    """The raw topic of a family, e.g. ``raw.usage``."""
-    return f"{namespace}raw.{family}"
 
 
 def raw_topics(namespace: str = "") -> tuple[str, ...]:

@@ -20,6 +20,7 @@ import pyarrow.dataset as ds
 from usage_pipeline.schemas.contracts import SCHEMA_DIR, Contracts
 from usage_pipeline.streams.anonymizer import RENAMED_BY
 from usage_pipeline.streams.policy.model import Policy
+from usage_pipeline.streams.sink.errors import OutputSchemaError
 from usage_pipeline.streams.sink.layout import PARTITION_KEY
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -57,10 +58,6 @@ _JSON_TYPES: Mapping[str, pa.DataType] = {
     "number": pa.float64(),
     "boolean": pa.bool_(),
 }
-
-
-class OutputSchemaError(ValueError):
-    """The contracts and the policy do not give an output one consistent Arrow schema."""
 
 
 def output_schemas(policy: Policy, contracts: Contracts) -> dict[str, pa.Schema]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from usage_pipeline.streams.sink.errors import CompactionError
 from usage_pipeline.streams.sink.layout import DataFile, LakeLayout, OffsetRange
 from usage_pipeline.streams.sink.lock import lake_lock
 from usage_pipeline.streams.sink.writer import COMPRESSION, durable_file, fsync_dir, publish
@@ -26,10 +27,6 @@ from usage_pipeline.streams.sink.writer import COMPRESSION, durable_file, fsync_
 log = logging.getLogger(__name__)
 
 ROW_GROUP_ROWS = 1_000_000
-
-
-class CompactionError(RuntimeError):
-    """The merged file does not hold exactly the rows of the files it replaces."""
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,11 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from usage_pipeline.streams.sink.arrow_schema import KAFKA_COLUMNS, OCCURRED_AT
+from usage_pipeline.streams.sink.errors import RecordError
 
 # Arrow parses at most six fractional digits into microseconds; RFC 3339 allows nine.
 _EXTRA_DIGITS = r"(\.[0-9]{6})[0-9]+"
 _BLOCK_BYTES = 4 * 1024 * 1024
-
-
-class RecordError(ValueError):
-    """Records that do not fit their output's schema; the sink stops rather than lose fields."""
 
 
 class Converter:

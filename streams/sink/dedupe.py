@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from usage_pipeline.streams.sink.arrow_schema import EVENT_ID
-from usage_pipeline.streams.sink.convert import RecordError
+from usage_pipeline.streams.sink.errors import RecordError
 from usage_pipeline.streams.sink.layout import LakeLayout
 
 ID_BYTES = 36  # a UUID's text form

@@ -49,8 +49,9 @@ from usage_pipeline.schemas.contracts import Contracts, load_contracts
 from usage_pipeline.streams.policy.model import Policy
 from usage_pipeline.streams.sink.arrow_schema import EVENT_ID, output_schemas
 from usage_pipeline.streams.sink.config import SinkSettings
-from usage_pipeline.streams.sink.convert import Converter, RecordError, event_dates
+from usage_pipeline.streams.sink.convert import Converter, event_dates
 from usage_pipeline.streams.sink.dedupe import SeenIds
+from usage_pipeline.streams.sink.errors import RecordError
 from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
 from usage_pipeline.streams.sink.writer import recover, write_files
 from usage_pipeline.streams.topics import clean_topics

@@ -11,6 +11,7 @@ import yaml
 
 from usage_pipeline.broker.config import LocalBrokerSettings
 from usage_pipeline.broker.local import kafka_version
+from usage_pipeline.cli.commands import COMMANDS
 from usage_pipeline.cli.main import app
 
 
@@ -49,8 +50,7 @@ def test_pipeline_services_wait_for_a_healthy_broker_and_use_it(compose):
 
 
 def test_pipeline_services_run_commands_of_the_cli(compose):
-    click_app = typer.main.get_command(app)
-    known = set(click_app.commands)
+    known = set(COMMANDS)
     for name in ("stream", "sink", "aggregate", "collect"):
         command = compose["services"][name]["command"][0]
         assert command in known, f"service {name} runs unknown command {command!r}"
@@ -101,7 +101,9 @@ def test_each_kafka_client_service_logs_in_as_its_own_user_from_a_secret(compose
 def test_services_start_after_the_admin_created_topics_and_acls(compose):
     setup = compose["services"]["kafka-setup"]
     assert setup["command"] == ["kafka", "setup"]
-    assert "setup" in typer.main.get_command(app).commands["kafka"].commands
+    group = typer.main.get_command(app)
+    with typer.Context(group) as context:
+        assert "setup" in group.get_command(context, "kafka").list_commands(context)
     for name in ("stream", "sink"):
         condition = compose["services"][name]["depends_on"]["kafka-setup"]["condition"]
         assert condition == "service_completed_successfully"

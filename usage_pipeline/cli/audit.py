@@ -10,7 +10,7 @@ from usage_pipeline.audit.detectors import read_canaries
 from usage_pipeline.audit.report import parse_allowance
 from usage_pipeline.audit.scan import DEFAULT_ALLOWANCES
 from usage_pipeline.broker.security import Cluster
-from usage_pipeline.cli.common import print_report, scan_pipeline
+from usage_pipeline.cli.scan import print_report, scan_pipeline
 from usage_pipeline.resolve import local_broker
 from usage_pipeline.settings import Settings, load_settings
 

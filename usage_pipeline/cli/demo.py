@@ -33,8 +33,10 @@ from usage_pipeline.broker.admin import GroupProgress
 from usage_pipeline.broker.local import BrokerError, LocalBroker
 from usage_pipeline.broker.maven import last_error_line
 from usage_pipeline.broker.security import client_env
-from usage_pipeline.cli.common import connect, print_report, publish_events, scan_pipeline
+from usage_pipeline.cli.common import connect
 from usage_pipeline.cli.console import err, log_to_file, out
+from usage_pipeline.cli.scan import print_report, scan_pipeline
+from usage_pipeline.cli.simulation import publish_events
 from usage_pipeline.producers.publisher import PublishStats
 from usage_pipeline.producers.simulator import SimulationConfig
 from usage_pipeline.resolve import client_cluster, local_broker, secure_local_broker

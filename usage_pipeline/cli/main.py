@@ -12,28 +12,14 @@ from pydantic_settings import SettingsError
 from usage_pipeline.broker.admin import ClusterUnreachableError, TopicCreationError
 from usage_pipeline.broker.local import BrokerError
 from usage_pipeline.broker.security import MissingCredentialsError
-from usage_pipeline.cli import (
-    aggregate,
-    audit,
-    collect,
-    demo,
-    kafka,
-    policy,
-    publish,
-    report,
-    sink,
-    stream,
-    subject,
-)
+from usage_pipeline.cli.commands import LazyCommands
 from usage_pipeline.cli.console import configure_logging, err, fail
 from usage_pipeline.producers.collect.tokens import TokenFileError
 from usage_pipeline.producers.publisher import DeliveryFailedError
 from usage_pipeline.schemas.contracts import ContractViolation
 from usage_pipeline.streams.policy.loader import PolicyError
 from usage_pipeline.streams.secret_key import PseudonymizationKeyError
-from usage_pipeline.streams.sink.arrow_schema import OutputSchemaError
-from usage_pipeline.streams.sink.compact import CompactionError
-from usage_pipeline.streams.sink.convert import RecordError
+from usage_pipeline.streams.sink.errors import CompactionError, OutputSchemaError, RecordError
 from usage_pipeline.streams.supervisor import ProcessExitedError
 from usage_pipeline.streams.worker.loop import AssignmentError
 from usage_pipeline.streams.worker.ordering import FenceUnansweredError
@@ -47,20 +33,8 @@ app = typer.Typer(
     "into a Parquet lake and DuckDB aggregates.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=LazyCommands,
 )
-app.add_typer(kafka.app, name="kafka")
-app.add_typer(policy.app, name="policy")
-app.command("emit")(publish.emit)
-app.command("simulate")(publish.simulate_command)
-app.command("demo")(demo.demo)
-app.command("stream")(stream.stream)
-app.command("sink")(sink.sink)
-app.add_typer(sink.lake_app, name="lake")
-app.add_typer(aggregate.app, name="aggregate")
-app.add_typer(audit.app, name="audit")
-app.add_typer(subject.app, name="subject")
-app.command("report")(report.report)
-app.command("collect")(collect.collect)
 
 # Failures a user can meet and act on: one line on stderr (their messages name places,
 # settings and reasons, never personal data), exit code 1.

@@ -10,8 +10,9 @@ from typing import BinaryIO
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from usage_pipeline.cli.common import connect, open_publisher, publish_events
+from usage_pipeline.cli.common import connect, open_publisher
 from usage_pipeline.cli.console import err, fail, out
+from usage_pipeline.cli.simulation import publish_events
 from usage_pipeline.producers import simulated
 from usage_pipeline.producers.emit import Rejection, emit_lines
 from usage_pipeline.producers.simulator import SimulationConfig

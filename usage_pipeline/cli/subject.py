@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from usage_pipeline.cli.common import scan_progress
 from usage_pipeline.cli.console import err, fail, out
+from usage_pipeline.cli.scan import scan_progress
 from usage_pipeline.resolve import client_cluster, subject_stores
 from usage_pipeline.settings import Settings, load_settings
 from usage_pipeline.subjects.erase import PipelineBusyError, erase

@@ -24,7 +24,8 @@ from usage_pipeline.streams.sink.arrow_schema import (
     output_schema,
     output_schemas,
 )
-from usage_pipeline.streams.sink.convert import Converter, RecordError, event_dates
+from usage_pipeline.streams.sink.convert import Converter, event_dates
+from usage_pipeline.streams.sink.errors import RecordError
 
 CONTRACTS = load_contracts()
 SCHEMAS = output_schemas(POLICY, CONTRACTS)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from usage_pipeline.streams.sink.convert import RecordError
 from usage_pipeline.streams.sink.dedupe import SeenIds
+from usage_pipeline.streams.sink.errors import RecordError
 from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
 from usage_pipeline.streams.sink.writer import write_parquet
 
