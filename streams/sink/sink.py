@@ -348,14 +348,17 @@ class LakeSink:
 
     def _flush(self, key: TopicPartitionKey) -> None:
         """Hand one buffer to a writer; its offsets are committed once its files are written."""
-        buffer = self._buffers.pop(key)
-        topic, partition = key
-        offsets = OffsetRange(topic, partition, buffer.offsets[0], buffer.offsets[-1])
-        # One flush per partition at a time (its intent file, its event ids seen so far).
+        # One flush per partition at a time (its intent file, its event ids seen so far). The
+        # buffer is taken only after the wait: committing the partition's earlier flush while
+        # this buffer is out of sight would move its offset past these records to the end
+        # marker (a SIGKILL before they are written lost them: test_kill found it).
         while len(self._in_flight) >= FLUSHES_IN_FLIGHT or any(
             f.key == key for f in self._in_flight
         ):
             self._commit_finished(wait_for_oldest=True)
+        buffer = self._buffers.pop(key)
+        topic, partition = key
+        offsets = OffsetRange(topic, partition, buffer.offsets[0], buffer.offsets[-1])
         done = self._writers.submit(self._write, offsets, buffer)
         self._in_flight.append(_Flush(offsets, len(buffer.lines), done))
 
