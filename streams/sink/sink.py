@@ -25,15 +25,20 @@ end offset is committed, past the marker, so that the group's lag can reach 0.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
 from array import array
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -69,8 +74,16 @@ FETCH_BACKOFF_MS = 20
 # waits for the oldest): one writing per core, one ready to start.
 WRITERS = 2
 FLUSHES_IN_FLIGHT = 3
+# Records joined at once into a buffer: their values and the joined copy are held in memory
+# besides the buffer, so a whole consumed batch at once would add about 12 MB at the peak.
+JOIN_RECORDS = 1_000
 
 TopicPartitionKey = tuple[str, int]
+# The cyclic garbage collector tracks every consumed Message: at its default threshold (700
+# new objects) each batch of 10,000 set off 14 young collections, and with them the older
+# generations' scans of every object pyarrow and the rest have loaded (about 0.5 us a row).
+# A batch's messages are freed by reference counting alone; collections stay, far apart.
+GC_YOUNG_THRESHOLD = 100_000
 
 # Commit failures of a broker restart or a rebalance. The flushed rows are on disk and their
 # file names hold the position the partition resumes from, so such a commit can be skipped.
@@ -131,6 +144,28 @@ class _Flush:
     def key(self) -> TopicPartitionKey:
         """Its topic-partition."""
         return self.offsets.topic, self.offsets.partition
+
+
+@contextmanager
+def _rare_collections() -> Iterator[None]:
+    """Collect garbage rarely while the sink runs, and never scan what was loaded before
+    (process-wide settings: one sink runs in a process at a time)."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
+def unseen_offsets(offsets: np.ndarray, next_offset: int) -> np.ndarray:
+    """A mask of the offsets at least ``next_offset`` and past every offset before them."""
+    floor = np.empty_like(offsets)
+    floor[0] = next_offset
+    np.maximum(np.maximum.accumulate(offsets[:-1]) + 1, next_offset, out=floor[1:])
+    return offsets >= floor
 
 
 def consumer_config(
@@ -195,6 +230,10 @@ class LakeSink:
         # pyarrow's default allocator (mimalloc) keeps freed pages per thread: with the writer
         # threads that held about 70 MB of peak RSS more than the system allocator.
         pa.set_memory_pool(pa.system_memory_pool())
+        with _rare_collections():
+            return self._run(until_caught_up)
+
+    def _run(self, until_caught_up: bool) -> SinkStats:
         self._consumer.subscribe(
             sorted(self.purposes),
             on_assign=self._on_assign,
@@ -227,40 +266,70 @@ class LakeSink:
         return bool(self._assigned) and self._assigned <= self._at_end
 
     def _add(self, messages: list[Message]) -> None:
-        next_offset, buffers, at_end = self._next_offset, self._buffers, self._at_end
-        flush_rows, added = self.config.flush_rows, 0
+        """Buffer a consumed batch, a run of consecutive records of one partition at a time
+        (librdkafka hands over each partition's fetch in one piece), so that the per-record
+        Python work is only reading each message's position and value."""
+        run: list[Message] = []
+        run_key: TopicPartitionKey | None = None
         for message in messages:
-            key = (message.topic(), message.partition())
-            error = message.error()
-            if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
-                    raise KafkaException(error)
-                at_end.add(key)
-                self._end_offsets[key] = message.offset()
-                if key not in buffers and not any(f.key == key for f in self._in_flight):
-                    self._commit([TopicPartition(key[0], key[1], message.offset())])
+            if message.error() is not None:
+                if run_key is not None:
+                    self._add_run(run_key, run)
+                run, run_key = [], None
+                self._on_error(message)
                 continue
-            offset = message.offset()
-            if offset < next_offset.get(key, 0):
-                continue  # never write an offset twice
-            value = message.value()
-            if value is None:
-                raise RecordError(f"{key[0]} partition {key[1]} offset {offset}: empty record")
-            next_offset[key] = offset + 1
-            at_end.discard(key)
-            added += 1
-            buffer = buffers.get(key)
+            key = (message.topic(), message.partition())
+            if key != run_key:
+                if run_key is not None:
+                    self._add_run(run_key, run)
+                run, run_key = [], key
+            run.append(message)
+        if run_key is not None:
+            self._add_run(run_key, run)
+
+    def _on_error(self, message: Message) -> None:
+        """The end of a partition (commit its end offset if nothing of it is held); or raise."""
+        error = message.error()
+        if error.code() != KafkaError._PARTITION_EOF:
+            raise KafkaException(error)
+        key = (message.topic(), message.partition())
+        self._at_end.add(key)
+        self._end_offsets[key] = message.offset()
+        if key not in self._buffers and not any(f.key == key for f in self._in_flight):
+            self._commit([TopicPartition(key[0], key[1], message.offset())])
+
+    def _add_run(self, key: TopicPartitionKey, run: list[Message]) -> None:
+        """Append consecutive records of one partition to its buffer, flushing as it fills."""
+        offsets = np.fromiter((m.offset() for m in run), np.int64, len(run))
+        keep = unseen_offsets(offsets, self._next_offset.get(key, 0))
+        if not keep.all():  # never write an offset twice
+            run = list(compress(run, keep.tolist()))
+            offsets = offsets[keep]
+        if not run:
+            return
+        self._next_offset[key] = int(offsets[-1]) + 1
+        self._at_end.discard(key)
+        self.stats.records += len(run)
+        flush_rows, start = self.config.flush_rows, 0
+        while start < len(run):
+            buffer = self._buffers.get(key)
             if buffer is None:
-                buffer = buffers[key] = _Buffer(time.monotonic())
-            buffer.lines += value
+                buffer = self._buffers[key] = _Buffer(time.monotonic())
+            end = min(start + flush_rows - len(buffer.offsets), start + JOIN_RECORDS)
+            values = [m.value() for m in run[start:end]]
+            if None in values:
+                offset = offsets[start + values.index(None)]
+                raise RecordError(f"{key[0]} partition {key[1]} offset {offset}: empty record")
+            size = len(buffer.lines)
+            buffer.lines += b"\n".join(values)
             buffer.lines += b"\n"
-            buffer.offsets.append(offset)
-            self._held_bytes += len(value) + 1
+            buffer.offsets.frombytes(offsets[start:end].tobytes())
+            self._held_bytes += len(buffer.lines) - size
+            start = end
             if len(buffer.offsets) >= flush_rows:
                 self._flush(key)
             while self._held_bytes > self.config.flush_bytes:
                 self._make_room()
-        self.stats.records += added
 
     def _make_room(self) -> None:
         """Over the memory budget: flush the largest buffer, or, with as many flushes in flight
@@ -279,14 +348,17 @@ class LakeSink:
 
     def _flush(self, key: TopicPartitionKey) -> None:
         """Hand one buffer to a writer; its offsets are committed once its files are written."""
-        buffer = self._buffers.pop(key)
-        topic, partition = key
-        offsets = OffsetRange(topic, partition, buffer.offsets[0], buffer.offsets[-1])
-        # One flush per partition at a time (its intent file, its event ids seen so far).
+        # One flush per partition at a time (its intent file, its event ids seen so far). The
+        # buffer is taken only after the wait: committing the partition's earlier flush while
+        # this buffer is out of sight would move its offset past these records to the end
+        # marker (a SIGKILL before they are written lost them: test_kill found it).
         while len(self._in_flight) >= FLUSHES_IN_FLIGHT or any(
             f.key == key for f in self._in_flight
         ):
             self._commit_finished(wait_for_oldest=True)
+        buffer = self._buffers.pop(key)
+        topic, partition = key
+        offsets = OffsetRange(topic, partition, buffer.offsets[0], buffer.offsets[-1])
         done = self._writers.submit(self._write, offsets, buffer)
         self._in_flight.append(_Flush(offsets, len(buffer.lines), done))
 
@@ -302,15 +374,16 @@ class LakeSink:
         if not pc.all(keep).as_py():  # filtering copies every column: only when rows go
             table, days = table.filter(keep), days.filter(keep)
         dates = pc.unique(days).to_pylist()
-        files = [
+        # A generator: each day's rows are copied out only while that day's file is written.
+        files = (
             (
                 self.layout.data_path(purpose, day, offsets),
                 table if len(dates) == 1 else table.filter(pc.equal(days, day)),
             )
             for day in dates
-        ]
+        )
         write_files(self.layout, offsets, files)
-        return _Written(table.num_rows, len(files), len(buffer.offsets) - table.num_rows)
+        return _Written(table.num_rows, len(dates), len(buffer.offsets) - table.num_rows)
 
     def _commit_finished(self, wait_for_oldest: bool = False) -> None:
         """Commit, in one request, the flushes finished in a row from the oldest on."""

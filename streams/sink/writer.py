@@ -11,7 +11,7 @@ temporary files: the offsets they held were never committed and are read again.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -49,16 +49,17 @@ def publish(source: Path, target: Path) -> None:
 
 
 def write_files(
-    layout: LakeLayout, offsets: OffsetRange, files: list[tuple[Path, pa.Table]]
+    layout: LakeLayout, offsets: OffsetRange, files: Iterable[tuple[Path, pa.Table]]
 ) -> None:
-    """Publish one flush's data files all or nothing (see the module's docstring)."""
-    if not files:
-        return
+    """Publish one flush's data files all or nothing (see the module's docstring); ``files``
+    may be a generator, so that only one file's table need be in memory at a time."""
     renames = []
     for final, table in files:
         temporary = layout.tmp_dir / f"{offsets.file_name}.{final.parent.name}.tmp"
         write_parquet(table, temporary)
         renames.append((temporary, final))
+    if not renames:
+        return
     intent = layout.intent_path(offsets.topic, offsets.partition)
     relative = [[str(p.relative_to(layout.root)) for p in pair] for pair in renames]
     _write_atomically(intent, orjson.dumps(relative))

@@ -83,8 +83,9 @@ class SinkEnv:
             sink=SinkSettings(lake_dir=self.lake, **sink),
         )
 
-    def produce(self, outputs: list[Output]) -> list[Produced]:
-        """Publish records (keyed by event id, as the stream does); returns where each went."""
+    def produce(self, outputs: list[Output], partition: int | None = None) -> list[Produced]:
+        """Publish records (keyed by event id, as the stream does; all to ``partition`` if
+        given); returns where each went."""
         stored: list[Produced] = []
 
         def delivered(error, message) -> None:
@@ -96,7 +97,10 @@ class SinkEnv:
 
         producer = Producer(producer_config(self.bootstrap, ProducerSettings(), "sink-tests"))
         for output in outputs:
-            producer.produce(output.topic, output.value, key=output.key, on_delivery=delivered)
+            chosen = {} if partition is None else {"partition": partition}
+            producer.produce(
+                output.topic, output.value, key=output.key, on_delivery=delivered, **chosen
+            )
             producer.poll(0)
         assert producer.flush(30) == 0
         return stored

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 
 import orjson
 import pytest
@@ -188,4 +189,38 @@ def test_next_run_converges_after_a_crash(sink_env, make_outputs, monkeypatch, c
     renamed = list((sink_env.lake / "clean").rglob("*.parquet"))
     assert CRASH_STATE[crash] == (bool(temporaries), bool(intents), bool(renamed))
     sink_env.run(flush_rows=300)
+    assert_lake_holds_exactly(sink_env, produced)
+
+
+def test_a_flush_waiting_for_its_partitions_earlier_flush_is_never_committed_past(
+    sink_env, make_outputs, monkeypatch
+):
+    """One partition's first flush is held on its writer until the partition's next flush is
+    asked for (by then the partition's end was seen), and the process dies before that next
+    flush is written: committing the first must not move the offset past the second's records
+    to the end marker."""
+    traffic = [o for o in make_outputs(sink_env.namespace) if o.topic.endswith("clean.traffic")]
+    produced = sink_env.produce(traffic[:60], partition=0)
+    next_flush_asked = threading.Event()
+    real_write, real_flush, flushes = sink_module.write_files, sink_module.LakeSink._flush, []
+
+    def write_files(layout, offsets, files):
+        if len(flushes) > 1:
+            raise Crash
+        next_flush_asked.wait(60)
+        real_write(layout, offsets, files)
+
+    def flush(self, key):
+        flushes.append(key)
+        if len(flushes) > 1:
+            next_flush_asked.set()
+        real_flush(self, key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sink_module, "write_files", write_files)
+        patch.setattr(sink_module.LakeSink, "_flush", flush)
+        with pytest.raises(Crash):
+            sink_env.run(flush_rows=40)
+    assert len(flushes) == 2
+    sink_env.run(flush_rows=40)
     assert_lake_holds_exactly(sink_env, produced)

@@ -1,0 +1,36 @@
+"""One flush's files: written from a generator, one table in memory at a time, all or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
+from usage_pipeline.streams.sink.writer import write_files
+
+OFFSETS = OffsetRange("clean.traffic", 0, 10, 19)
+DAYS = (dt.date(2026, 12, 6), dt.date(2026, 12, 7))
+
+
+def test_files_from_a_generator_all_land_and_leave_no_state(tmp_path):
+    layout = LakeLayout(tmp_path)
+    made = []
+
+    def files():
+        for number, day in enumerate(DAYS):
+            made.append(day)
+            yield layout.data_path("traffic", day, OFFSETS), pa.table({"n": [number]})
+
+    write_files(layout, OFFSETS, files())
+    assert made == list(DAYS)
+    for number, day in enumerate(DAYS):
+        assert pq.read_table(layout.data_path("traffic", day, OFFSETS))["n"].to_pylist() == [number]
+    assert not list(layout.tmp_dir.glob("*")) and not list(layout.intent_dir.glob("*"))
+
+
+def test_a_flush_without_files_writes_nothing(tmp_path):
+    layout = LakeLayout(tmp_path)
+    write_files(layout, OFFSETS, iter(()))
+    assert not list(tmp_path.rglob("*.parquet")) and not list(tmp_path.rglob("*.json"))
