@@ -54,7 +54,7 @@ class Pseudonymizer:
         key_id: str | None = None,
         *,
         previous: Sequence[Pseudonymizer] = (),
-        cache_size: int = 65536,
+        cache_size: int = 8192,
     ) -> None:
         if not isinstance(key, bytes | bytearray | memoryview):
             raise TypeError("pseudonymization key must be bytes")
@@ -96,7 +96,9 @@ class Pseudonymizer:
 def _make_pseudonym(key: bytes, key_id: str, cache_size: int) -> Callable[[str, str], str]:
     prefix = key_id + ":"
 
-    # Subjects repeat across events; the cache is per key, so keys never share entries.
+    # Subjects repeat across events; the cache is per key, so keys never share entries. The
+    # stream's Anonymizer keeps its own per kind in front of it (this one met 264 hits in
+    # 98,342 calls behind them, 300k events): it serves key links and the subject commands.
     @lru_cache(maxsize=cache_size)
     def pseudonym(value: str, kind: str) -> str:
         if not kind or SEPARATOR in kind:

@@ -79,6 +79,10 @@ class StreamMetrics:
             prefix + "visitor_salt_days", "Days whose visitor salt this worker holds.",
             registry=self.registry,
         )  # fmt: skip
+        self.visitor_ids = Gauge(
+            prefix + "visitor_ids_remembered", "Visitor ids remembered with their days' salts.",
+            registry=self.registry,
+        )  # fmt: skip
 
 
 @dataclass

@@ -393,6 +393,7 @@ class StreamLoop:
         metrics.held.set(sum(self._gate.held(p) for p in self._owned()))
         metrics.consent_subjects.set(self._store.subjects())
         metrics.salt_days.set(len(self._salts.days()))
+        metrics.visitor_ids.set(self._salts.remembered())
         applied = {p: self._consent_read_to(p) for p in sorted(self._owned())}
         self._health.rebuilding = self._store.rebuilding(applied)
         self._health.details = {

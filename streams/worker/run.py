@@ -113,6 +113,12 @@ def run_worker(
             "fetch.queue.backoff.ms": 20,
             # Prefetch at most 16 MiB (librdkafka's default is 64): memory stays flat.
             "queued.max.messages.kbytes": 16384,
+            # A fetch hands over up to this much of one topic-partition at once (compressed:
+            # about 450 of our records; librdkafka's default, 1 MiB, is about 7,000). Records
+            # a partition's other topics have not caught up with are held (``ordering``):
+            # small fetches keep the topics of a partition close in time, so fewer wait.
+            # 1M events caught up: 260k held and 594 MiB peak at the default, 59k and 339 MiB.
+            "max.partition.fetch.bytes": 65536,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "session.timeout.ms": config.session_timeout_ms,

@@ -124,10 +124,13 @@ def test_withdrawals_published_in_a_burst_with_far_more_events_hold_while_catchi
     assert assert_no_event_served_after_its_withdrawal(env, tmp_path / "lake") > 1000
 
 
-def test_withdrawals_published_before_any_worker_starts_hold_too(fresh_stream_env, tmp_path):
+# A tiny hold pauses and resumes topic-partitions all the time: every record must still be
+# read, and in order.
+@pytest.mark.parametrize("hold", [1000, 20], ids=["default hold", "tiny hold"])
+def test_withdrawals_published_before_any_worker_starts_hold_too(fresh_stream_env, tmp_path, hold):
     env = fresh_stream_env
     publish(env.bootstrap, env.namespace, list(simulate(MONTH)))
-    with env.worker("a") as worker:
+    with env.worker("a", hold_per_partition=hold) as worker:
         worker.wait_until_caught_up(timeout_s=900)
     assert assert_no_event_served_after_its_withdrawal(env, tmp_path / "lake") > 1000
 

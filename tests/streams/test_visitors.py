@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from usage_pipeline.streams.visitors import IDS_PER_DAY, VisitorSalts
+from usage_pipeline.streams.visitors import IDS_REMEMBERED, VisitorSalts
+
+DAYS = [f"2026-11-{day:02d}" for day in range(1, 31)]
 
 
 def traffic(day: str, ip: str = "198.51.100.7", agent: str = "Firefox") -> dict:
@@ -96,9 +98,18 @@ def test_ids_remembered_with_a_salt_go_with_it_even_when_no_sweep_ran():
 def test_a_day_that_meets_many_visitors_still_gives_each_one_id():
     salts = VisitorSalts(clock=clock_at("2026-11-01"))
     first = salts.visitor_id("198.51.100.7", traffic("2026-11-01"))
-    for n in range(IDS_PER_DAY + 1):  # more than are remembered: the cache starts over
+    for n in range(IDS_REMEMBERED + 1):  # more than are remembered: the cache starts over
         salts.visitor_id(f"10.0.{n // 256}.{n % 256}", traffic("2026-11-01"))
     assert salts.visitor_id("198.51.100.7", traffic("2026-11-01")) == first
+
+
+def test_ids_remembered_over_many_days_stay_bounded_and_each_day_keeps_its_ids():
+    salts = VisitorSalts(clock=clock_at("2026-11-30"))
+    firsts = {day: salts.visitor_id("198.51.100.7", traffic(day)) for day in DAYS}
+    for n in range(2 * IDS_REMEMBERED):
+        salts.visitor_id(f"10.0.{n // 256 % 256}.{n % 256}", traffic(DAYS[n % len(DAYS)]))
+    assert salts.remembered() <= IDS_REMEMBERED
+    assert {day: salts.visitor_id("198.51.100.7", traffic(day)) for day in DAYS} == firsts
 
 
 def test_a_visitor_id_is_the_keyed_blake2b_of_ip_user_agent_and_host():
