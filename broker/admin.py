@@ -142,6 +142,27 @@ def create_topics(cluster: Cluster, specs: list[TopicSpec], timeout_s: float = 3
                 ) from exc
     if denied:
         log.info("not allowed to create %d topic(s), left to the admin", len(denied))
+    _wait_until_known(admin, [s.name for s in specs if s.name not in denied], timeout_s)
+
+
+def _wait_until_known(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    """Return once every topic of ``names`` shows its partitions in the cluster's metadata.
+
+    A topic is created before every broker's metadata knows it: a publisher asking at once
+    was told it has no partitions, and took it for missing (seen in tests and benchmarks).
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        known = admin.list_topics(timeout=timeout_s).topics
+        missing = [name for name in names if name not in known or not known[name].partitions]
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            raise TopicCreationError(
+                f"topic {missing[0]!r} was created but the cluster's metadata does not show it "
+                f"after {timeout_s:g} s"
+            )
+        time.sleep(0.05)
 
 
 def topic_sizes(cluster: Cluster, topics: list[str], timeout_s: float = 10.0) -> dict[str, int]:
