@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import urllib.request
+from collections import defaultdict
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,14 +90,14 @@ def demo(
             connect(settings)
             admin = client_cluster(settings, "admin")
             ensure_stream_topics(admin, policy, settings.topics)
-            worker, metrics_port = _worker(settings, home)
+            worker, metrics_ports = _worker(settings, home)
             sink = _sink(settings, home, policy)
             lake_before = _lake_files(settings, policy)
             started.enter_context(worker)
             started.enter_context(sink)
             watch = _Watch(broker, [worker, sink])
             run = _run_stages(settings, _simulation(events, days, seed), worker, sink, watch)
-            produced = _worker_counters(settings, metrics_port)
+            produced = _worker_counters(settings, metrics_ports)
             sink.stop()  # everything is committed: it flushes nothing and leaves
             watch.processes.remove(sink)
             if sink.process is not None and sink.process.returncode:
@@ -278,8 +279,9 @@ def _aggregate(settings: Settings) -> tuple[list, Path]:
     return built, report
 
 
-def _worker(settings: Settings, home: Path) -> tuple[WorkerProcess, int]:
-    """The stream worker, logged in as the stream role, serving /metrics; and its port."""
+def _worker(settings: Settings, home: Path) -> tuple[WorkerProcess, list[int]]:
+    """The stream worker (``stream.processes`` of them), logged in as the stream role, each
+    serving /metrics; and their ports."""
     namespace = settings.topics.namespace
     env = {**_key_env(settings), **client_env(client_cluster(settings, "stream"))}
     port = settings.stream.metrics_port
@@ -293,7 +295,7 @@ def _worker(settings: Settings, home: Path) -> tuple[WorkerProcess, int]:
         home / "stream-worker.log",
         env=env,
     )
-    return worker, port
+    return worker, [port + index for index in range(settings.stream.processes)]
 
 
 def _sink(settings: Settings, home: Path, policy: Policy) -> PipelineProcess:
@@ -310,18 +312,20 @@ def _sink(settings: Settings, home: Path, policy: Policy) -> PipelineProcess:
     )
 
 
-def _worker_counters(settings: Settings, port: int) -> dict[tuple[str, str], float]:
-    """The worker's counters now, by (sample name, its topic or result label)."""
+def _worker_counters(settings: Settings, ports: list[int]) -> dict[tuple[str, str], float]:
+    """The workers' counters now, summed, by (sample name, its topic or result label)."""
     host = settings.stream.metrics_host
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return {
-        (sample.name, sample.labels.get("topic") or sample.labels.get("result", "")): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name in (PRODUCED, TRANSACTIONS)
-    }
+    counters: dict[tuple[str, str], float] = defaultdict(float)
+    for port in ports:
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in (PRODUCED, TRANSACTIONS):
+                    label = sample.labels.get("topic") or sample.labels.get("result", "")
+                    counters[sample.name, label] += sample.value
+    return dict(counters)
 
 
 def _print_records(
