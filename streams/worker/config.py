@@ -53,7 +53,7 @@ def worker_config(stream: StreamSettings, topics: TopicSettings) -> WorkerConfig
             poll_s=stream.batch_within_s,
             commit_interval_s=stream.commit_interval_s,
             commit_every=stream.commit_every,
-            hold_max=stream.hold_per_partition,
+            hold_per_partition=stream.hold_per_partition,
             consent_grace_s=stream.consent_grace_s,
         ),
         salts_topic=VISITOR_SALTS.full_name(namespace),

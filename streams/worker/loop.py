@@ -67,7 +67,7 @@ class LoopConfig:
     poll_s: float
     commit_interval_s: float
     commit_every: int
-    hold_max: int  # held records of one topic-partition beyond which it pauses
+    hold_per_partition: int  # held records of one topic-partition beyond which it pauses
     consent_grace_s: float  # how late a record may reach the broker (ordering.py)
 
 
@@ -257,17 +257,17 @@ class StreamLoop:
     def _pause_or_resume(self) -> None:
         """Stop fetching a topic-partition while too many of its records wait for the others
         of its partition to be read that far; the ones it waits for go on being fetched."""
-        gate, hold_max = self._gate, self.config.hold_max
+        gate, hold = self._gate, self.config.hold_per_partition
         for tp in self._consumer.assignment():
             key = (tp.topic, tp.partition)
-            if key not in self._paused and gate.held(tp.partition, tp.topic) > hold_max:
+            if key not in self._paused and gate.held(tp.partition, tp.topic) > hold:
                 self._consumer.pause([tp])
                 self._paused.add(key)
-                log.info("%s [%d] paused: its records wait for the partition's others", *key)
-        for key in [k for k in self._paused if gate.held(k[1], k[0]) <= hold_max // 2]:
+                log.debug("%s [%d] paused: its records wait for the partition's others", *key)
+        for key in [k for k in self._paused if gate.held(k[1], k[0]) <= hold // 2]:
             self._consumer.resume([TopicPartition(*key)])
             self._paused.discard(key)
-            log.info("%s [%d] resumed", *key)
+            log.debug("%s [%d] resumed", *key)
 
     def _owned(self) -> set[int]:
         return {tp.partition for tp in self._consumer.assignment()}

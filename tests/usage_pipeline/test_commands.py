@@ -35,12 +35,11 @@ def test_a_stream_worker_loads_neither_arrow_nor_duckdb_nor_the_http_server():
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
-def test_every_listed_command_resolves_under_its_own_name(name):
+def test_every_listed_command_imports_and_explains_itself(name):
     group = typer.main.get_command(app)
     with typer.Context(group) as context:
         command = group.get_command(context, name)
     assert command is not None
-    assert command.name == name
     assert command.help
 
 
