@@ -32,7 +32,11 @@ Build = Callable[[Mapping[str, Any]], dict[str, Any]]
 # visitor_hash replaces the IP by a visitor id: a new name, so nobody mistakes it for an IP.
 RENAMED_BY = {"visitor_hash": "visitor_id"}
 EMAIL_FIELDS = {"subject.email", "properties.recipient"}
-CACHE_SIZE = 65_536
+# Entries of each value cache (cleaned URLs, own ids, IPs, e-mail domains). Over 1M simulated
+# events a cache of 8,192 missed 0.4% of URLs more than one of 65,536 (21.6k misses against
+# 17.8k) and the own ids as often (144.6k against 144.4k: most are an event's own), while the
+# larger ones held about 15 MB each.
+CACHE_SIZE = 8_192
 # Pseudonyms remembered per kind in front of the pseudonymizer's own cache: a plain dict is
 # read at a third of the cost of an lru_cache shared by every kind. Cleared when full.
 KIND_CACHE_SIZE = 8_192

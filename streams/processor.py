@@ -223,12 +223,13 @@ class Processor:
     def consent_ahead(
         self,
         payload: bytes,
-        ahead: Sequence[Any],
+        ahead: Sequence[bytes | None],
         consent_of: Callable[[str], ConsentState | None],
     ) -> Callable[[str], ConsentState | None]:
         """``consent_of`` for the event in ``payload``, with the decisions of its subject among
-        ``ahead`` (consent records published just after it, not applied yet) that took effect
-        at or before it applied: a withdrawal the event followed in time is honoured."""
+        ``ahead`` (the values of consent records published just after it, not applied yet)
+        that took effect at or before it applied: a withdrawal the event followed in time is
+        honoured."""
         try:
             event = self._parse(payload)
             if not self.reads_consent[event["event_type"]]:
@@ -237,9 +238,9 @@ class Processor:
         except (ContractViolation, KeyError):
             return consent_of  # process() makes it a dead letter
         state, changed = consent_of(subject), False
-        for record in ahead:
+        for value in ahead:
             try:
-                decision = self._parse(record.value() or b"")
+                decision = self._parse(value or b"")
             except ContractViolation:
                 continue  # a dead letter of its own, never applied
             if (

@@ -25,15 +25,12 @@ end offset is committed, past the marker, so that the group's lag can reach 0.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
 from array import array
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
@@ -46,6 +43,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from usage_pipeline.broker.clients import LIBRDKAFKA_LOG
 from usage_pipeline.broker.security import Cluster, connection_config
 from usage_pipeline.schemas.contracts import Contracts, load_contracts
+from usage_pipeline.streams.gc_rare import rare_collections
 from usage_pipeline.streams.policy.model import Policy
 from usage_pipeline.streams.sink.arrow_schema import EVENT_ID, output_schemas
 from usage_pipeline.streams.sink.config import SinkSettings
@@ -146,20 +144,6 @@ class _Flush:
         return self.offsets.topic, self.offsets.partition
 
 
-@contextmanager
-def _rare_collections() -> Iterator[None]:
-    """Collect garbage rarely while the sink runs, and never scan what was loaded before
-    (process-wide settings: one sink runs in a process at a time)."""
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
-
-
 def unseen_offsets(offsets: np.ndarray, next_offset: int) -> np.ndarray:
     """A mask of the offsets at least ``next_offset`` and past every offset before them."""
     floor = np.empty_like(offsets)
@@ -230,7 +214,7 @@ class LakeSink:
         # pyarrow's default allocator (mimalloc) keeps freed pages per thread: with the writer
         # threads that held about 70 MB of peak RSS more than the system allocator.
         pa.set_memory_pool(pa.system_memory_pool())
-        with _rare_collections():
+        with rare_collections(GC_YOUNG_THRESHOLD):
             return self._run(until_caught_up)
 
     def _run(self, until_caught_up: bool) -> SinkStats:

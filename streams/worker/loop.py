@@ -171,7 +171,9 @@ class StreamLoop:
             ):
                 # History, or a record this stream wrote (a derived withdrawal already in the
                 # state, or a moved copy, honoured from when it is read): nothing to order.
-                self._consent_record(message)
+                self._consent_record(
+                    key[1], message.offset(), message.key(), message.value(), message.headers()
+                )
                 positions.done(key, message.offset())
             else:
                 held.append(message)
@@ -181,42 +183,46 @@ class StreamLoop:
         # offset order, so its last one is marked done once, after the batch.
         finished: dict[Key, int] = {}
         gate, process, apply = self._gate, self._processor.process, self._apply
-        for timestamp, message in gate.release(positions.read):
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
+        for timestamp, topic, partition, offset, key, value in gate.release(positions.read):
             if topic == consent_topic:
-                self._consent_record(message)
+                self._consent_record(partition, offset, key, value)
             else:
-                payload, consent_of = message.value() or b"", store.lookup(partition)
-                ahead = gate.ahead(partition, timestamp, message.key())
+                payload, consent_of = value or b"", store.lookup(partition)
+                ahead = gate.ahead(partition, timestamp, key)
                 if ahead:
                     consent_of = self._processor.consent_ahead(payload, ahead, consent_of)
                 source = Source(topic, partition, offset)
-                apply(partition, process(payload, source, consent_of, key=message.key()))
+                apply(partition, process(payload, source, consent_of, key=key))
             finished[topic, partition] = offset
         for key, offset in finished.items():
             positions.done(key, offset)
         self._pause_or_resume()
         self._txn.poll()
 
-    def _consent_record(self, message: Message) -> None:
-        """Apply (and, when new, process) one record of raw.consent."""
-        partition, offset, value = message.partition(), message.offset(), message.value()
+    def _consent_record(
+        self,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes | None]] | None = None,
+    ) -> None:
+        """Apply (and, when new, process) one record of raw.consent (``headers``: None for
+        one the gate held, which never holds a record the stream wrote)."""
         lookup = self._store.lookup(partition)
         if value is None:  # an erasure's tombstone: that purpose is forgotten
-            forgotten = consent_after_tombstone(message.key(), lookup)
+            forgotten = consent_after_tombstone(key, lookup)
             if forgotten is not None:
                 self._store.put(partition, *forgotten)
             self._uncommitted += 1
             return
-        if self._store.is_replay(partition, offset) or self._processor.is_rehomed(
-            message.headers()
-        ):
+        if self._store.is_replay(partition, offset) or self._processor.is_rehomed(headers):
             update = self._processor.replay_consent(value, partition, lookup)
             if update is not None:
                 self._store.put(partition, *update)
             return
-        source = Source(message.topic(), partition, offset)
-        self._apply(partition, self._processor.process(value, source, lookup, key=message.key()))
+        source = Source(self.config.consent_topic, partition, offset)
+        self._apply(partition, self._processor.process(value, source, lookup, key=key))
 
     def _apply(self, partition: int, outcome: Outcome) -> None:
         """Keep the consent change and send the outputs of one processed record."""

@@ -43,6 +43,11 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 from usage_pipeline.schemas.keys import CONSENT_KEY_SEPARATOR
 
 Key = tuple[str, int]  # topic, partition
+# What the gate keeps of a held record: (timestamp, topic, partition, offset, key, value). Not
+# the Message: a plain tuple of atomic values takes half the memory (the Message makes a topic
+# string of its own, and keeps headers), and the garbage collector stops scanning it, where
+# each Message stays tracked (tens of thousands are held while a worker catches up).
+Held = tuple[float, str, int, int, bytes | None, bytes | None]
 # partitions -> a future last stable offset of every raw topic-partition of each
 FenceRequest = Callable[[set[int]], dict[Key, Future]]
 FENCE_PATIENCE_S = 10.0  # a fence unanswered this long is asked for again
@@ -76,9 +81,9 @@ class _Fence:
 class _Lane:
     """What the gate knows of one partition: held records and watermarks per topic."""
 
-    held: dict[str, deque[tuple[float, Message]]]
+    held: dict[str, deque[Held]]
     watermark: dict[str, float]
-    consent_of: dict[bytes, deque[tuple[float, Message]]]  # held consent, by subject
+    consent_of: dict[bytes, deque[Held]]  # held consent, by subject
     fence: _Fence | None = None
     attempts: int = 0
 
@@ -99,26 +104,29 @@ class ConsentGate:
         # moment that took effect before one of them reaches it through ``ahead``
         self._consent = consent_topic
         self._topics = (*(t for t in topics if t != consent_topic), consent_topic)
+        self._names = {topic: topic for topic in self._topics}  # one string per topic, shared
         self._grace_ms = grace_s * 1000
         self._clock = clock
         self._lanes: dict[int, _Lane] = {}
 
     def hold(self, records: list[Message]) -> None:
         """Hold new records of any raw topic, in the order read."""
+        names = self._names
         for record in records:
             kind, timestamp = record.timestamp()
             if kind == TIMESTAMP_NOT_AVAILABLE:
                 timestamp = self._clock() * 1000
-            lane, topic = self._lane(record.partition()), record.topic()
-            lane.held[topic].append((timestamp, record))
+            partition, topic, key = record.partition(), names[record.topic()], record.key()
+            lane = self._lane(partition)
+            held = (timestamp, topic, partition, record.offset(), key, record.value())
+            lane.held[topic].append(held)
             if topic == self._consent:
-                subject = _subject(record.key())
-                lane.consent_of.setdefault(subject, deque()).append((timestamp, record))
+                lane.consent_of.setdefault(_subject(key), deque()).append(held)
             mark = timestamp - self._grace_ms
             if mark > lane.watermark[topic]:
                 lane.watermark[topic] = mark
 
-    def release(self, read_to: Callable[[Key], int]) -> Iterator[tuple[float, Message]]:
+    def release(self, read_to: Callable[[Key], int]) -> Iterator[Held]:
         """The held records no earlier record can still overtake, by timestamp, with it.
 
         ``read_to((topic, p))`` is how far the consumer has read that topic-partition (held
@@ -155,19 +163,19 @@ class ConsentGate:
             wait = min(wait, max(0.0, (earliest + self._grace_ms - now_ms) / 1000))
         return wait
 
-    def ahead(self, partition: int, timestamp: float, key: bytes | None) -> list[Message]:
+    def ahead(self, partition: int, timestamp: float, key: bytes | None) -> list[bytes | None]:
         """Consent records of the subject keyed ``key`` read but not applied yet, published
         at most the grace after ``timestamp``: an event released with that timestamp came
         before them in the log, but may follow them in time (a decision that took effect
-        before it)."""
+        before it); their values."""
         lane = self._lanes.get(partition)
         consent = None if lane is None else lane.consent_of.get(key or b"")
         if not consent:
             return []
         bound = timestamp + self._grace_ms
-        return [record for at, record in itertools.takewhile(lambda h: h[0] <= bound, consent)]
+        return [held[5] for held in itertools.takewhile(lambda h: h[0] <= bound, consent)]
 
-    def _merge(self, lane: _Lane) -> Iterator[tuple[float, Message]]:
+    def _merge(self, lane: _Lane) -> Iterator[Held]:
         held, watermark, consent_topic = lane.held, lane.watermark, self._consent
         while True:
             # The earliest head (events win a tie: they come first, and only an earlier
@@ -194,7 +202,7 @@ class ConsentGate:
             while queue and queue[0][0] <= limit and queue[0][0] < before:
                 released = queue.popleft()
                 if is_consent:
-                    subject = _subject(released[1].key())
+                    subject = _subject(released[4])
                     of_subject = lane.consent_of[subject]
                     of_subject.popleft()
                     if not of_subject:
@@ -255,7 +263,7 @@ class ConsentGate:
     def first_held(self) -> dict[Key, int]:
         """The lowest held offset of each topic-partition: the commit must not pass it."""
         return {
-            (topic, partition): queue[0][1].offset()
+            (topic, partition): queue[0][3]
             for partition, lane in self._lanes.items()
             for topic, queue in lane.held.items()
             if queue

@@ -8,7 +8,6 @@ import re
 import secrets
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -156,8 +155,9 @@ def test_a_subject_s_consent_is_read_for_every_type_that_needs_or_changes_it(pro
             assert asked, event["event_type"]
 
 
-def _consent_record(user: str, status: str, effective_at: str) -> SimpleNamespace:
-    """A held raw.consent record (what the gate hands over) of ``user``'s marketing decision."""
+def _consent_record(user: str, status: str, effective_at: str) -> bytes:
+    """The value of a held raw.consent record (what the gate hands over) of ``user``'s
+    marketing decision."""
     event = {
         "event_id": str(uuid.uuid4()),
         "event_type": "consent.changed",
@@ -172,7 +172,7 @@ def _consent_record(user: str, status: str, effective_at: str) -> SimpleNamespac
             "effective_at": effective_at,
         },
     }
-    return SimpleNamespace(value=lambda: orjson.dumps(event))
+    return orjson.dumps(event)
 
 
 def test_consent_published_just_after_an_event_counts_only_if_it_took_effect_before_it(
