@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from usage_pipeline.schemas.contracts import SCHEMA_DIR, Contracts
 from usage_pipeline.streams.anonymizer import RENAMED_BY
 from usage_pipeline.streams.policy.model import Policy
 from usage_pipeline.streams.sink.errors import OutputSchemaError
 from usage_pipeline.streams.sink.layout import PARTITION_KEY
-
-if TYPE_CHECKING:
-    import pyarrow.dataset as ds
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 USER_AGENT = pa.struct(
@@ -130,10 +128,6 @@ def dataset_schema(schema: pa.Schema) -> pa.Schema:
 
 def partitioning() -> ds.Partitioning:
     """Hive partitioning with ``event_date`` typed as a date, for pyarrow's dataset readers."""
-    # Imported here: pyarrow.dataset maps about 40 MiB more of Arrow's libraries, and the
-    # sink, which imports this module, never reads the lake as a dataset.
-    import pyarrow.dataset as ds
-
     return ds.partitioning(pa.schema([EVENT_DATE]), flavor="hive")
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -82,7 +81,7 @@ class SeenIds:
                 if (f.offsets.topic, f.offsets.partition) == (topic, partition)
             ]
             try:
-                columns = [_read_ids(path) for path in files]
+                columns = [pq.read_table(path, columns=[EVENT_ID])[EVENT_ID] for path in files]
             except FileNotFoundError:
                 if attempt == _READ_ATTEMPTS - 1:
                     raise
@@ -98,13 +97,6 @@ class SeenIds:
 
 
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
-
-
-def _read_ids(path: Path) -> pa.ChunkedArray:
-    """One file's event ids (``ParquetFile``, not ``read_table``: that one imports
-    pyarrow.dataset, about 40 MiB of the sink's peak memory)."""
-    with pq.ParquetFile(path) as file:
-        return file.read(columns=[EVENT_ID])[EVENT_ID]
 
 
 def fixed_width_ids(event_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -1,11 +1,9 @@
 """One flush's files: written from a generator, one table in memory at a time, all or nothing;
-how they are encoded, and what writing them loads."""
+and how they are encoded."""
 
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,9 +46,3 @@ def test_files_keep_min_max_statistics_of_the_top_level_columns_only(tmp_path):
     assert (stats["kafka_offset"].min, stats["kafka_offset"].max) == (10, 11)
     assert stats["context.url"] is None
     assert columns.column(0).compression == "ZSTD"
-
-
-def test_the_sink_command_does_not_load_pyarrow_dataset():
-    # pyarrow.dataset maps about 40 MiB more of Arrow's libraries into the sink's peak memory.
-    check = "import sys, usage_pipeline.cli.sink; sys.exit('pyarrow.dataset' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", check], check=False).returncode == 0
