@@ -34,6 +34,9 @@ Compile = Callable[[dict[str, Any]], jsonschema_rs.Validator]
 
 # Values found valid, remembered per check; the set is emptied when full.
 MEMO_SIZE = 32_768
+# Formats of values that name one event or moment (ids, timestamps): they hardly ever
+# repeat, so they are checked every time instead (a memo of them only misses and churns).
+_UNIQUE_FORMATS = frozenset({"uuid", "date-time"})
 MAX_REF_DEPTH = 32
 _ANNOTATIONS = frozenset(
     {"description", "title", "$comment", "examples", "default", "deprecated", "readOnly",
@@ -153,7 +156,8 @@ class _Generator:
         if kind == "string":
             meta = _meta(parts, {"minLength": "min_length", "maxLength": "max_length"})
             if keywords - _STRING_KEYWORDS:  # pattern, format, anyOf ...: checked by value
-                self.check(parts, variable, indent, memo=True)
+                unique = any(part.get("format") in _UNIQUE_FORMATS for part in parts)
+                self.check(parts, variable, indent, memo=not unique)
             return Annotated[str, msgspec.Meta(**meta)] if meta else str
         if kind in ("integer", "number"):
             if keywords - _NUMBER_KEYWORDS:
