@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -49,3 +50,23 @@ def test_an_unknown_command_is_refused_with_usage_exit_code():
     )
     assert result.returncode == 2
     assert "No such command" in result.stderr
+
+
+def help_of(*command: str) -> str:
+    """What ``usage-pipeline <command> --help`` prints on a wide terminal."""
+    result = subprocess.run(
+        [sys.executable, "-m", "usage_pipeline", *command, "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "400"},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_help_joins_the_lines_of_a_docstring_paragraph():
+    assert "Stop with Ctrl-C (or SIGTERM)" in help_of("stream")
+
+
+def test_help_keeps_placeholders_in_paths():
+    assert "<lake>/aggregates/<name>/data.parquet" in help_of("aggregate", "build")

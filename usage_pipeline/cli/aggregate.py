@@ -19,6 +19,7 @@ from usage_pipeline.cli.console import err, fail, out
 from usage_pipeline.settings import load_settings
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Aggregate usage and trend statistics (DuckDB), with small cells suppressed.",
     no_args_is_help=True,
 )
@@ -49,7 +50,7 @@ def build_command(
 ) -> None:
     """Bring every aggregate up to date with the lake (sink.lake_dir) and publish it.
 
-    Each aggregate becomes <lake>/aggregates/<name>/data.parquet (written aside, then
+    Each aggregate becomes `<lake>/aggregates/<name>/data.parquet` (written aside, then
     renamed) and a view in aggregate.database. Only the days whose lake files changed since
     the last build are recomputed (with their weeks and months); a changed aggregate.k or
     definition recomputes everything, as --full does. Cells with fewer than aggregate.k

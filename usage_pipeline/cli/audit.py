@@ -16,10 +16,11 @@ from usage_pipeline.settings import Settings, load_settings
 
 ALLOW_HELP = (
     "Where e-mail and IP addresses may be (repeatable); replaces the default "
-    + ", ".join(str(a) for a in DEFAULT_ALLOWANCES)
+    + ", ".join(f"`{a}`" for a in DEFAULT_ALLOWANCES)
     + ". Paths of lake files are matched relative to the lake folder too."
 )
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Leak audit: e-mail addresses, full IP addresses and canaries where none belong.",
     no_args_is_help=True,
 )
@@ -52,7 +53,7 @@ def scan_command(
     Scans every file under sink.lake_dir (Parquet: every string column, structs and lists
     opened), every string column of every table and view of aggregate.database (opened
     read-only), the dead-letter topic from its beginning, the stream worker log
-    (<home>/stream-worker.log), the local broker's log and each --log FILE, for e-mail
+    (`<home>/stream-worker.log`), the local broker's log and each --log FILE, for e-mail
     addresses, full IP addresses (truncated networks x.y.z.0 and IPv6 /48 are not full) and
     canary values. Prints each finding's place and kind, never the value (a reference valid
     for this run only). Exits 1 on any finding, 2 if a source could not be read, else 0.

@@ -57,7 +57,9 @@ class LazyCommands(TyperGroup):
 
 
 def _single_command(name: str, function: Callable[..., object]) -> TyperCommand:
-    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    single = typer.Typer(
+        add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown"
+    )
     single.command(name)(function)
     command = typer.main.get_command(single)
     assert isinstance(command, TyperCommand)

@@ -19,6 +19,7 @@ from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.topics import ensure_stream_topics
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help=(
         "Run a single-node Apache Kafka broker (KRaft) on 127.0.0.1 for development and tests. "
         "When KAFKA_BOOTSTRAP_SERVERS is set, these commands use that cluster and start nothing."

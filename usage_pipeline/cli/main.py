@@ -29,6 +29,7 @@ from usage_pipeline.streams.worker.transaction import FatalTransactionError
 
 # Tracebacks with local variables could print personal data: never show them.
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Consent-aware usage pipeline: Kafka events, anonymized by consent, "
     "into a Parquet lake and DuckDB aggregates.",
     no_args_is_help=True,

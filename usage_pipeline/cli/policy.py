@@ -20,6 +20,7 @@ from usage_pipeline.streams.policy.explain import markdown, parameters, table
 from usage_pipeline.streams.policy.loader import load_policy, policy_path
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Show, check, explain, compare and try the anonymization policy "
     "(config/anonymization.yaml, shipped with the package).",
     no_args_is_help=True,

@@ -20,7 +20,7 @@ def report(
 
     Charts are inline SVG and styles inline CSS: the file opens without network access.
     Suppressed cells show as "suppressed (< k)" with the k of the last build (recorded in
-    <lake>/aggregates/_build.json). Run `usage-pipeline aggregate build` first.
+    `<lake>/aggregates/_build.json`). Run `usage-pipeline aggregate build` first.
     """
     settings = load_settings()
     try:

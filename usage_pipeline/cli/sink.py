@@ -26,6 +26,7 @@ from usage_pipeline.streams.sink.sink import LakeSink
 from usage_pipeline.streams.topics import ensure_stream_topics
 
 lake_app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Housekeeping of the Parquet lake: merge small files, delete expired partitions.",
     no_args_is_help=True,
 )

@@ -17,6 +17,7 @@ from usage_pipeline.subjects.receipt import RECEIPTS_DIR
 from usage_pipeline.subjects.request import SubjectRequest, open_request
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="A data subject's requests: export everything held about it, or erase it.",
     no_args_is_help=True,
 )
@@ -69,7 +70,7 @@ def erase_command(
         None,
         "--receipt-dir",
         metavar="DIR",
-        help="Where the receipt goes; default <lake>/_receipts.",
+        help="Where the receipt goes; default `<lake>/_receipts`.",
     ),
 ) -> None:
     """Make a subject's data gone or unlinkable everywhere, and write a receipt.
