@@ -22,6 +22,7 @@ import jsonschema_rs
 import orjson
 
 from usage_pipeline.schemas import strict_json
+from usage_pipeline.schemas.typed import TypedParser
 from usage_pipeline.schemas.violations import (
     DISPATCH_RANK,
     NOT_JSON_REASON,
@@ -99,6 +100,11 @@ class Contracts:
         self._event_types = tuple(sorted(self._versions))
         self._families = {name: name.partition(".")[0] for name in self._event_types}
         self._translator = Translator(self._documents)
+        self._typed = TypedParser(
+            self._schemas,
+            self._documents,
+            lambda schema: jsonschema_rs.validator_for(schema, **compile_options),
+        )
 
     @classmethod
     def load(cls, directory: Path = SCHEMA_DIR) -> Contracts:
@@ -117,6 +123,11 @@ class Contracts:
     def event_types(self) -> tuple[str, ...]:
         """All event types with a schema, sorted."""
         return self._event_types
+
+    @property
+    def typed(self) -> TypedParser:
+        """The typed first check ``parse`` makes (schemas/typed.py)."""
+        return self._typed
 
     def family(self, event_type: str) -> str:
         """Return the topic family of an event type: the part before the dot."""
@@ -187,9 +198,12 @@ class Contracts:
         """Decode one JSON event (size, strict JSON, 64-bit ints, unique keys) and validate it."""
         if type(payload) is bytes and len(payload) <= max_bytes:
             # The usual case in one go: a document that re-encodes to itself (see
-            # strict_json) and meets its contract. Anything else takes the path below,
-            # which finds the reason.
+            # strict_json) and meets its contract, typed (schemas/typed), else decoded and
+            # validated. Anything else takes the path below, which finds the reason.
             try:
+                typed = self._typed.accept(payload)
+                if typed is not None:
+                    return typed
                 event = orjson.loads(payload)
                 if (
                     type(event) is dict

@@ -1,4 +1,8 @@
-"""Shared fixtures: one real Kafka broker per test session, and unique topic names per test."""
+"""Shared fixtures: one real Kafka broker per test session, and unique topic names per test.
+
+Hypothesis runs without its per-example deadline and its too-slow check: both time the
+test, and these machines are shared and noisy (a timed assertion in disguise).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from usage_pipeline.broker.admin import create_topics
 from usage_pipeline.broker.config import LocalBrokerSettings
 from usage_pipeline.broker.local import LocalBroker
 from usage_pipeline.schemas.topics import TopicSpec
+
+settings.register_profile(
+    "shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("shared-machine")
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from usage_pipeline.streams.sink.errors import CompactionError
 from usage_pipeline.streams.sink.layout import DataFile, LakeLayout, OffsetRange
 from usage_pipeline.streams.sink.lock import lake_lock
-from usage_pipeline.streams.sink.writer import COMPRESSION, durable_file, fsync_dir, publish
+from usage_pipeline.streams.sink.writer import durable_file, fsync_dir, parquet_options, publish
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def _merge(sources: list[Path], schema: pa.Schema, target: Path) -> int:
     pending: list[pa.Table] = []
     with (
         durable_file(target) as sink,
-        pq.ParquetWriter(sink, schema, compression=COMPRESSION) as out,
+        pq.ParquetWriter(sink, schema, **parquet_options(schema)) as out,
     ):
         for source in sources:
             pending.append(pq.read_table(source, schema=schema))

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -35,10 +35,21 @@ def durable_file(path: Path) -> Iterator[BinaryIO]:
         os.fsync(sink.fileno())
 
 
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """How every lake file is written: zstd, min/max statistics of the top-level scalar columns.
+
+    Readers prune files and row groups by the envelope's columns (``occurred_at``,
+    ``event_type``, ``kafka_offset``); the min and max of a struct's leaves (URLs, user
+    agents, pseudonyms) prune nothing, and computing them took a fifth of the writing.
+    """
+    scalars = [field.name for field in schema if not pa.types.is_nested(field.type)]
+    return {"compression": COMPRESSION, "write_statistics": scalars}
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
-    """Write ``table`` as zstd Parquet and fsync it."""
+    """Write ``table`` as Parquet (``parquet_options``) and fsync it."""
     with durable_file(path) as sink:
-        pq.write_table(table, sink, compression=COMPRESSION)
+        pq.write_table(table, sink, **parquet_options(table.schema))
 
 
 def publish(source: Path, target: Path) -> None:

@@ -1,4 +1,5 @@
-"""One flush's files: written from a generator, one table in memory at a time, all or nothing."""
+"""One flush's files: written from a generator, one table in memory at a time, all or nothing;
+and how they are encoded."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
-from usage_pipeline.streams.sink.writer import write_files
+from usage_pipeline.streams.sink.writer import write_files, write_parquet
 
 OFFSETS = OffsetRange("clean.traffic", 0, 10, 19)
 DAYS = (dt.date(2026, 12, 6), dt.date(2026, 12, 7))
@@ -34,3 +35,14 @@ def test_a_flush_without_files_writes_nothing(tmp_path):
     layout = LakeLayout(tmp_path)
     write_files(layout, OFFSETS, iter(()))
     assert not list(tmp_path.rglob("*.parquet")) and not list(tmp_path.rglob("*.json"))
+
+
+def test_files_keep_min_max_statistics_of_the_top_level_columns_only(tmp_path):
+    path = tmp_path / "data.parquet"
+    context = pa.array([{"url": "https://a.example/x"}, {"url": "https://b.example/y"}])
+    write_parquet(pa.table({"kafka_offset": [10, 11], "context": context}), path)
+    columns = pq.ParquetFile(path).metadata.row_group(0)
+    stats = {columns.column(i).path_in_schema: columns.column(i).statistics for i in range(2)}
+    assert (stats["kafka_offset"].min, stats["kafka_offset"].max) == (10, 11)
+    assert stats["context.url"] is None
+    assert columns.column(0).compression == "ZSTD"
