@@ -32,7 +32,7 @@ import harness
 import orjson
 from confluent_kafka import Consumer, Producer
 
-from usage_pipeline.broker.admin import admin_client, topic_sizes
+from usage_pipeline.broker.admin import topic_sizes
 from usage_pipeline.broker.clients import produce_blocking, producer_config
 from usage_pipeline.producers.publisher import EventPublisher
 from usage_pipeline.producers.simulator import SimulationConfig, simulate
@@ -59,26 +59,11 @@ def prepare(bootstrap: str, namespace: str, events: int) -> None:
     topics = settings.topics.model_copy(update={"namespace": namespace})
     ensure_raw_topics(bootstrap, topics)
     ensure_stream_topics(bootstrap, load_policy(POLICY), topics)
-    wait_for_topics(bootstrap, list(raw_topics(namespace)))
     if events:
         config = SimulationConfig(events=events, days=30, seed=11, until=dt.date(2026, 11, 1))
         with EventPublisher(bootstrap, namespace=namespace) as publisher:
             for event in simulate(config):
                 publisher.publish(event)
-
-
-def wait_for_topics(bootstrap: str, topics: list[str], timeout_s: float = 30.0) -> None:
-    """Wait until the broker's metadata lists ``topics``: under load, a topic just created can
-    be missing from it for a moment, and the publisher then refuses to publish to it."""
-    admin = admin_client(bootstrap)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        listed = admin.list_topics(timeout=10).topics
-        if all(topic in listed and listed[topic].partitions for topic in topics):
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"topics not in the broker's metadata after {timeout_s:g} s")
-        time.sleep(0.2)
 
 
 def run_baseline(bootstrap: str, namespace: str, key: bytes) -> dict:

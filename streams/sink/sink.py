@@ -77,12 +77,6 @@ FLUSHES_IN_FLIGHT = 3
 JOIN_RECORDS = 1_000
 
 TopicPartitionKey = tuple[str, int]
-# The cyclic garbage collector tracks every consumed Message: at its default threshold (700
-# new objects) each batch of 10,000 set off 14 young collections, and with them the older
-# generations' scans of every object pyarrow and the rest have loaded (about 0.5 us a row).
-# A batch's messages are freed by reference counting alone; collections stay, far apart.
-GC_YOUNG_THRESHOLD = 100_000
-
 # Commit failures of a broker restart or a rebalance. The flushed rows are on disk and their
 # file names hold the position the partition resumes from, so such a commit can be skipped.
 _SKIPPABLE_COMMIT_ERRORS = {
@@ -214,7 +208,7 @@ class LakeSink:
         # pyarrow's default allocator (mimalloc) keeps freed pages per thread: with the writer
         # threads that held about 70 MB of peak RSS more than the system allocator.
         pa.set_memory_pool(pa.system_memory_pool())
-        with rare_collections(GC_YOUNG_THRESHOLD):
+        with rare_collections():
             return self._run(until_caught_up)
 
     def _run(self, until_caught_up: bool) -> SinkStats:

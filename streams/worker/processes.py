@@ -24,11 +24,16 @@ STOP_TIMEOUT_S = 60.0
 PREFIX = "USAGE_PIPELINE_STREAM__"
 
 
+def child_metrics_port(metrics_port: int, index: int) -> int:
+    """Where child worker number ``index`` serves /metrics (``stream.metrics_port`` + index)."""
+    return metrics_port + index
+
+
 def child_env(instance: str, index: int, metrics_port: int | None) -> dict[str, str]:
     """The environment that makes a child worker number ``index``."""
     env = {f"{PREFIX}PROCESSES": "1", f"{PREFIX}INSTANCE_ID": f"{instance}-{index}"}
     if metrics_port is not None:
-        env[f"{PREFIX}METRICS_PORT"] = str(metrics_port + index)
+        env[f"{PREFIX}METRICS_PORT"] = str(child_metrics_port(metrics_port, index))
     return env
 
 

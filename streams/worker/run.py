@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 
 
 MAX_LINGER_S = 0.5
-# The collector's young threshold while the loop runs (700 by default; the sink's too). At the
-# default, full collections scanned the caches, consent state and held records over and over:
-# about a quarter of a worker's CPU while catching up over 500k events.
-GC_YOUNG_THRESHOLD = 100_000
 
 
 class TopicLayoutError(RuntimeError):
@@ -172,7 +168,7 @@ def run_worker(
         config.instance, config.group, partitions, config.member_id,
     )  # fmt: skip
     try:
-        with rare_collections(GC_YOUNG_THRESHOLD):
+        with rare_collections():
             loop.run(stopping)
     finally:
         salt_log.close()

@@ -49,6 +49,7 @@ from usage_pipeline.streams.sink.layout import LakeLayout
 from usage_pipeline.streams.supervisor import PipelineProcess, WorkerProcess
 from usage_pipeline.streams.topics import clean_topics, ensure_stream_topics
 from usage_pipeline.streams.worker.loop import STATS_EVERY_S
+from usage_pipeline.streams.worker.processes import child_metrics_port
 
 POLL_S = 0.5
 # The worker's Prometheus counters (streams/worker/health.py) the summary is made of.
@@ -295,7 +296,7 @@ def _worker(settings: Settings, home: Path) -> tuple[WorkerProcess, list[int]]:
         home / "stream-worker.log",
         env=env,
     )
-    return worker, [port + index for index in range(settings.stream.processes)]
+    return worker, [child_metrics_port(port, i) for i in range(settings.stream.processes)]
 
 
 def _sink(settings: Settings, home: Path, policy: Policy) -> PipelineProcess:
