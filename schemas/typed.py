@@ -4,8 +4,8 @@
 dict field by field in about as long again as decoding it; a msgspec decoder typed from the
 same schemas checks the structure (keys, types, enums, lengths, bounds) while it decodes, for
 almost nothing. What msgspec cannot say exactly, patterns and formats above all, is checked by
-jsonschema-rs itself on that one value, and a value found valid is remembered: user agents,
-hosts, URLs and ids repeat from event to event.
+jsonschema-rs itself on that one value, and a value found valid is remembered (user agents,
+hosts and URLs repeat from event to event), except ids and timestamps, which never repeat.
 
 The schemas stay the source of truth: this module reads them, and every check it cannot
 express exactly either goes to a validator compiled from the schema's own keywords or makes
