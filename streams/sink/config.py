@@ -14,7 +14,11 @@ class SinkSettings(Section):
 
     lake_dir: Path = Field(Path("lake"), description="Root folder of the Parquet lake.")
     group_id: str = Field("usage-pipeline-sink", description="Consumer group of the sink.")
-    flush_rows: int = Field(100_000, ge=1, description="Rows of one partition that force a flush.")
+    flush_rows: int = Field(
+        100_000,
+        ge=1,
+        description="Rows of one partition that force a flush, and that publish its open files.",
+    )
     flush_bytes: int = Field(
         32 * 1024 * 1024,
         ge=1024,
@@ -25,6 +29,19 @@ class SinkSettings(Section):
         gt=0,
         description="Longest time a record waits in a buffer; with the worker's commit "
         "interval it bounds publish-to-Parquet latency at rest (p99 under 5 s).",
+    )
+    file_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="While the sink reads at least busy_rows_per_s, longest time a partition's "
+        "files stay open, each flush appending to them, before they are published; at rest "
+        "flush_seconds applies. Fewer, larger files when input is fast.",
+    )
+    busy_rows_per_s: float = Field(
+        1000.0,
+        gt=0,
+        description="Records read per second, all partitions together, from which the sink "
+        "keeps files open up to file_seconds instead of flush_seconds.",
     )
     dedupe_max_ids: int = Field(
         2_000_000, ge=1, description="Event ids kept in memory to drop duplicates (soft limit)."

@@ -4,10 +4,15 @@ Records are buffered per topic-partition and flushed when a buffer holds ``flush
 records or is ``flush_seconds`` old, or, largest first, when the records the sink holds
 (buffered, or being written) exceed ``flush_bytes``. A flush splits its rows by event date
 into one file per date, written all or nothing (``writer``), and only then commits the
-offsets. On assignment each partition resumes after the highest offset in the lake's file
-names, or after its committed offset when that is further (offsets are committed only once
-their rows are on disk, or were duplicates): whatever a crash interrupted is read again, and
-nothing twice.
+offsets. A flush that comes earlier (the memory budget, or, while the sink is busy reading
+``busy_rows_per_s`` or more, before its partition's first record is ``file_seconds`` old)
+appends its rows to the partition's open files instead (``writer.OpenFiles``, temporary,
+one per date) and commits nothing; the flush that publishes them names them by the offsets
+of every flush appended: under fast input files are larger and fewer, whatever the memory
+budget forces out of the buffers. On assignment each partition resumes after the highest
+offset in the lake's file names, or after its committed offset when that is further
+(offsets are committed only once their rows are on disk, or were duplicates): whatever a
+crash interrupted is read again, and nothing twice.
 
 Flushes are written by two writer threads while this thread goes on consuming: Arrow's JSON
 reader, the Parquet writer and fsync release the GIL, so reading and writing overlap on two
@@ -25,11 +30,13 @@ end offset is committed, past the marker, so that the group's lag can reach 0.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
 from array import array
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import compress
@@ -51,7 +58,7 @@ from usage_pipeline.streams.sink.convert import Converter, event_dates
 from usage_pipeline.streams.sink.dedupe import SeenIds
 from usage_pipeline.streams.sink.errors import RecordError
 from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
-from usage_pipeline.streams.sink.writer import recover, write_files
+from usage_pipeline.streams.sink.writer import OpenFiles, recover, write_files
 from usage_pipeline.streams.topics import clean_topics
 
 log = logging.getLogger(__name__)
@@ -115,6 +122,17 @@ class _Buffer:
     offsets: array[int] = field(default_factory=lambda: array("q"))
 
 
+@dataclass
+class _Open:
+    """A partition's offsets handed to the writers since its files were last published:
+    ``start`` to ``end``, the first buffered at ``since``."""
+
+    start: int
+    end: int
+    since: float
+    records: int = 0
+
+
 @dataclass(frozen=True)
 class _Written:
     """What the writer did with one flush."""
@@ -126,11 +144,13 @@ class _Written:
 
 @dataclass(frozen=True)
 class _Flush:
-    """A flush handed to a writer; its offsets are committed once ``done`` succeeds."""
+    """A flush handed to a writer; once ``done`` succeeds, its offsets are committed if it
+    ``publishes`` its partition's files (otherwise they stay open, appended to)."""
 
     offsets: OffsetRange
     size: int
     done: Future[_Written]
+    publishes: bool
 
     @property
     def key(self) -> TopicPartitionKey:
@@ -194,6 +214,12 @@ class LakeSink:
         self._in_flight: deque[_Flush] = deque()
         self._seen_lock = threading.Lock()
         self._buffers: dict[TopicPartitionKey, _Buffer] = {}
+        self._open: dict[TopicPartitionKey, _Open] = {}  # the loop's view
+        self._open_files: dict[TopicPartitionKey, OpenFiles] = {}  # the writers' files
+        self._publish_all = False  # stopping or revoking: every flush publishes
+        self._busy = False
+        self._rate_since = time.monotonic()
+        self._rate_records = 0
         self._held_bytes = 0  # records buffered, or handed to a writer and not yet committed
         self._next_offset: dict[TopicPartitionKey, int] = {}
         self._assigned: set[TopicPartitionKey] = set()
@@ -223,13 +249,16 @@ class LakeSink:
                 self._add(self._consumer.consume(num_messages=CONSUME_BATCH, timeout=POLL_S))
                 self._flush_old()
                 self._commit_finished()
-            for key in list(self._buffers):
+            self._publish_all = True
+            for key in self._buffers.keys() | self._open.keys():
                 self._flush(key)
             self._commit_in_flight()
         except BaseException:
             # Nothing half done survives an error: what is not in the lake is read again.
             self._buffers.clear()
             self._abandon_in_flight()
+            for files in self._open_files.values():
+                files.discard()
             raise
         finally:
             self._writers.shutdown()
@@ -273,7 +302,7 @@ class LakeSink:
         key = (message.topic(), message.partition())
         self._at_end.add(key)
         self._end_offsets[key] = message.offset()
-        if key not in self._buffers and not any(f.key == key for f in self._in_flight):
+        if key not in self._buffers and key not in self._open and not self._in_flight_for(key):
             self._commit([TopicPartition(key[0], key[1], message.offset())])
 
     def _add_run(self, key: TopicPartitionKey, run: list[Message]) -> None:
@@ -320,30 +349,88 @@ class LakeSink:
 
     def _flush_old(self) -> None:
         now = time.monotonic()
+        self._measure_rate(now)
         for key, buffer in list(self._buffers.items()):
             if now - buffer.started >= self.config.flush_seconds:
                 self._flush(key)
+        for key, opened in list(self._open.items()):
+            if key not in self._buffers and self._due(opened, now) and not self._in_flight_for(key):
+                self._flush(key)  # publishes what it appended
+
+    def _measure_rate(self, now: float) -> None:
+        """Every ``flush_seconds``: is the sink reading at least ``busy_rows_per_s``?"""
+        elapsed = now - self._rate_since
+        if elapsed >= self.config.flush_seconds:
+            read = self.stats.records - self._rate_records
+            self._busy = read / elapsed >= self.config.busy_rows_per_s
+            self._rate_since, self._rate_records = now, self.stats.records
+
+    def _due(self, opened: _Open, now: float) -> bool:
+        """Whether a partition's files are to be published: full, or as old as allowed."""
+        if self._publish_all or opened.records >= self.config.flush_rows:
+            return True
+        longest = self.config.file_seconds if self._busy else self.config.flush_seconds
+        return now - opened.since >= longest
+
+    def _in_flight_for(self, key: TopicPartitionKey) -> bool:
+        return any(f.key == key for f in self._in_flight)
 
     def _flush(self, key: TopicPartitionKey) -> None:
-        """Hand one buffer to a writer; its offsets are committed once its files are written."""
+        """Hand one buffer (if any) to a writer, appending to its partition's files or
+        publishing them; offsets are committed once a writer has published their files."""
         # One flush per partition at a time (its intent file, its event ids seen so far). The
         # buffer is taken only after the wait: committing the partition's earlier flush while
         # this buffer is out of sight would move its offset past these records to the end
         # marker (a SIGKILL before they are written lost them: test_kill found it).
-        while len(self._in_flight) >= FLUSHES_IN_FLIGHT or any(
-            f.key == key for f in self._in_flight
-        ):
+        while len(self._in_flight) >= FLUSHES_IN_FLIGHT or self._in_flight_for(key):
             self._commit_finished(wait_for_oldest=True)
-        buffer = self._buffers.pop(key)
-        topic, partition = key
-        offsets = OffsetRange(topic, partition, buffer.offsets[0], buffer.offsets[-1])
-        done = self._writers.submit(self._write, offsets, buffer)
-        self._in_flight.append(_Flush(offsets, len(buffer.lines), done))
+        buffer = self._buffers.pop(key, None)
+        opened = self._open.get(key)
+        if buffer is not None:
+            if opened is None:
+                opened = self._open[key] = _Open(buffer.offsets[0], 0, buffer.started)
+            opened.end = buffer.offsets[-1]
+            opened.records += len(buffer.offsets)
+        if opened is None:
+            return
+        publishes = self._due(opened, time.monotonic())
+        if publishes:
+            del self._open[key]
+        offsets = OffsetRange(key[0], key[1], opened.start, opened.end)
+        done = self._writers.submit(self._write, offsets, buffer, publishes)
+        size = 0 if buffer is None else len(buffer.lines)
+        self._in_flight.append(_Flush(offsets, size, done, publishes))
 
-    def _write(self, offsets: OffsetRange, buffer: _Buffer) -> _Written:
-        """On a writer thread: one buffer's rows, one file per event date, all or nothing."""
+    def _write(self, offsets: OffsetRange, buffer: _Buffer | None, publishes: bool) -> _Written:
+        """On a writer thread: a buffer's rows, one file per event date, appended to the
+        partition's open files or published with them, all or nothing."""
+        key = (offsets.topic, offsets.partition)
+        purpose = self.purposes[offsets.topic]
+        rows, duplicates, days, pieces = self._convert(purpose, offsets, buffer)
+        files = self._open_files.get(key)
+        if files is None and publishes:  # nothing appended before: write the files at once
+            paths = ((self.layout.data_path(purpose, day, offsets), piece) for day, piece in pieces)
+            write_files(self.layout, offsets, paths)
+            return _Written(rows, days, duplicates)
+        if files is None:
+            files = self._open_files[key] = OpenFiles(self.layout, *key, offsets.start)
+        for day, piece in pieces:
+            files.append(self.layout.day_dir(purpose, day), piece)
+        if not publishes:
+            return _Written(rows, 0, duplicates)
+        del self._open_files[key]
+        finished = files.close(offsets.file_name)
+        write_files(self.layout, offsets, finished)
+        return _Written(rows, len(finished), duplicates)
+
+    def _convert(
+        self, purpose: str, offsets: OffsetRange, buffer: _Buffer | None
+    ) -> tuple[int, int, int, Iterator[tuple[dt.date, pa.Table]]]:
+        """A buffer's rows less duplicates: how many, the duplicates, the event dates, and
+        each date's rows (a generator: each day's rows are copied out only while written)."""
+        if buffer is None:
+            return 0, 0, 0, iter(())
         topic, partition = offsets.topic, offsets.partition
-        purpose = self.purposes[topic]
         table = self._converters[topic].to_table(buffer.lines, topic, partition, buffer.offsets)
         buffer.lines.clear()  # parsed: its memory can go before the files are written
         days = event_dates(table)
@@ -352,16 +439,10 @@ class LakeSink:
         if not pc.all(keep).as_py():  # filtering copies every column: only when rows go
             table, days = table.filter(keep), days.filter(keep)
         dates = pc.unique(days).to_pylist()
-        # A generator: each day's rows are copied out only while that day's file is written.
-        files = (
-            (
-                self.layout.data_path(purpose, day, offsets),
-                table if len(dates) == 1 else table.filter(pc.equal(days, day)),
-            )
-            for day in dates
+        pieces = (
+            (day, table if len(dates) == 1 else table.filter(pc.equal(days, day))) for day in dates
         )
-        write_files(self.layout, offsets, files)
-        return _Written(table.num_rows, len(dates), len(buffer.offsets) - table.num_rows)
+        return table.num_rows, len(buffer.offsets) - table.num_rows, len(dates), pieces
 
     def _commit_finished(self, wait_for_oldest: bool = False) -> None:
         """Commit, in one request, the flushes finished in a row from the oldest on."""
@@ -386,9 +467,10 @@ class LakeSink:
             written = flush.done.result()
             self._held_bytes -= flush.size
             offsets = flush.offsets
-            if flush.key not in skip:
+            if flush.publishes and flush.key not in skip:
                 positions[flush.key] = offsets.end + 1
-                if flush.key not in self._buffers:  # nothing read since: past the end markers
+                if flush.key not in self._buffers and flush.key not in self._open:
+                    # nothing read since: past the end markers
                     positions[flush.key] = max(offsets.end + 1, self._end_offsets.get(flush.key, 0))
             self.stats.flushes += 1
             self.stats.files += written.files
@@ -447,10 +529,12 @@ class LakeSink:
         consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        publish_all, self._publish_all = self._publish_all, True
         for tp in partitions:
             key = (tp.topic, tp.partition)
-            if key in self._buffers:
+            if key in self._buffers or key in self._open:
                 self._flush(key)
+        self._publish_all = publish_all
         self._commit_in_flight()
         for tp in partitions:
             self._forget((tp.topic, tp.partition))
@@ -466,9 +550,13 @@ class LakeSink:
             buffer = self._buffers.pop(key, None)
             if buffer is not None:
                 self._held_bytes -= len(buffer.lines)
+            files = self._open_files.pop(key, None)
+            if files is not None:
+                files.discard()
             self._forget(key)
 
     def _forget(self, key: TopicPartitionKey) -> None:
+        self._open.pop(key, None)
         self._next_offset.pop(key, None)
         self._end_offsets.pop(key, None)
         self._committed.pop(key, None)

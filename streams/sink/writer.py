@@ -5,7 +5,9 @@ must never leave only some of them: the sink resumes after the highest offset in
 lake's file names, so a missing sibling would be lost. Each flush therefore writes its
 files under ``_sink/tmp/``, then an intent listing the renames it will make, then renames.
 ``recover`` finishes an interrupted flush from its intent, or, without one, deletes the
-temporary files: the offsets they held were never committed and are read again.
+temporary files: the offsets they held were never committed and are read again. Files that
+several flushes append to (``OpenFiles``) are temporary files too until one flush publishes
+them all.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
+from usage_pipeline.streams.sink.layout import OFFSET_WIDTH, LakeLayout, OffsetRange
 
 COMPRESSION = "zstd"
 
@@ -60,14 +62,19 @@ def publish(source: Path, target: Path) -> None:
 
 
 def write_files(
-    layout: LakeLayout, offsets: OffsetRange, files: Iterable[tuple[Path, pa.Table]]
+    layout: LakeLayout, offsets: OffsetRange, files: Iterable[tuple[Path, pa.Table | Path]]
 ) -> None:
     """Publish one flush's data files all or nothing (see the module's docstring); ``files``
-    may be a generator, so that only one file's table need be in memory at a time."""
+    may be a generator, so that only one file's table need be in memory at a time. Each
+    final path comes with a table to write or with a temporary file already written and
+    fsynced (``OpenFiles.close``)."""
     renames = []
-    for final, table in files:
-        temporary = layout.tmp_dir / f"{offsets.file_name}.{final.parent.name}.tmp"
-        write_parquet(table, temporary)
+    for final, source in files:
+        if isinstance(source, Path):
+            temporary = source
+        else:
+            temporary = layout.tmp_dir / f"{offsets.file_name}.{final.parent.name}.tmp"
+            write_parquet(source, temporary)
         renames.append((temporary, final))
     if not renames:
         return
@@ -76,6 +83,53 @@ def write_files(
     _write_atomically(intent, orjson.dumps(relative))
     _apply(renames)
     intent.unlink()
+
+
+class OpenFiles:
+    """One partition's files still being written: one per event-date folder under
+    ``_sink/tmp/``, each flush appending a row group, until ``close`` hands them to
+    ``write_files`` under the name of every offset appended. Until then no intent names
+    them: after a crash ``recover`` deletes them, and their offsets, never committed, are
+    read again."""
+
+    def __init__(self, layout: LakeLayout, topic: str, partition: int, start: int) -> None:
+        self.layout = layout
+        self.prefix = f"{topic}+{partition}+{start:0{OFFSET_WIDTH}d}-open"
+        self._files: dict[Path, tuple[BinaryIO, pq.ParquetWriter, Path]] = {}
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def append(self, folder: Path, table: pa.Table) -> None:
+        """Add ``table``'s rows, as one row group, to the file of the day folder ``folder``."""
+        entry = self._files.get(folder)
+        if entry is None:
+            temporary = self.layout.tmp_dir / f"{self.prefix}.{folder.name}.tmp"
+            ensure_dir(temporary.parent)
+            handle = temporary.open("wb")
+            writer = pq.ParquetWriter(handle, table.schema, **parquet_options(table.schema))
+            entry = self._files[folder] = (handle, writer, temporary)
+        entry[1].write_table(table)
+
+    def close(self, name: str) -> list[tuple[Path, Path]]:
+        """Finish and fsync every file; (final path named ``name``, temporary file) pairs."""
+        finished = []
+        for folder, (handle, writer, temporary) in self._files.items():
+            writer.close()
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            finished.append((folder / name, temporary))
+        self._files.clear()
+        return finished
+
+    def discard(self) -> None:
+        """Close and delete every file (their offsets were never committed)."""
+        for handle, writer, temporary in self._files.values():
+            writer.close()
+            handle.close()
+            temporary.unlink(missing_ok=True)
+        self._files.clear()
 
 
 def recover(layout: LakeLayout, topic: str, partition: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 
 import orjson
 import pytest
@@ -223,4 +224,49 @@ def test_a_flush_waiting_for_its_partitions_earlier_flush_is_never_committed_pas
             sink_env.run(flush_rows=40)
     assert len(flushes) == 2
     sink_env.run(flush_rows=40)
+    assert_lake_holds_exactly(sink_env, produced)
+
+
+def files_per_partition_day(env) -> Counter:
+    return Counter(
+        (path.parent.name, found.topic, found.partition)
+        for path in (env.lake / "clean").rglob("*.parquet")
+        if (found := parse_file_name(path.name)) is not None
+    )
+
+
+def test_a_partition_flushed_many_times_for_memory_publishes_one_file_a_day(sink_env, make_outputs):
+    """A tiny memory budget forces a flush every few records; they append to the partition's
+    open files, which the end of the run publishes: one file per partition and day."""
+    produced = sink_env.produce(make_outputs(sink_env.namespace, events=6000))
+    stats = sink_env.run(flush_bytes=1024, flush_seconds=60, file_seconds=60)
+    assert_lake_holds_exactly(sink_env, produced)
+    per_day = files_per_partition_day(sink_env)
+    assert set(per_day.values()) == {1}
+    partitions = {(topic, partition) for _, topic, partition in per_day}
+    assert stats.files == len(per_day) and stats.flushes > 2 * len(partitions)
+
+
+def test_a_crash_while_files_are_open_leaves_no_row_and_the_next_run_converges(
+    sink_env, make_outputs, monkeypatch
+):
+    outputs = make_outputs(sink_env.namespace)
+    produced = sink_env.produce(outputs + outputs[:100])
+    real, appended = writer.OpenFiles.append, []
+
+    def append(self, folder, table):
+        real(self, folder, table)
+        appended.append(folder)
+        if len(appended) == 20:
+            raise Crash
+
+    with monkeypatch.context() as patch:
+        patch.setattr(writer.OpenFiles, "append", append)
+        patch.setattr(writer.OpenFiles, "discard", lambda self: None)  # as a SIGKILL would
+        with pytest.raises(Crash):
+            sink_env.run(flush_bytes=1024, flush_seconds=60, file_seconds=60)
+    layout = LakeLayout(sink_env.lake)
+    assert list(layout.tmp_dir.glob("*-open.*.tmp"))
+    assert not list((sink_env.lake / "clean").rglob("*.parquet"))
+    sink_env.run(flush_bytes=1024, flush_seconds=60, file_seconds=60)
     assert_lake_holds_exactly(sink_env, produced)

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
-from usage_pipeline.streams.sink.writer import write_files, write_parquet
+from usage_pipeline.streams.sink.writer import OpenFiles, recover, write_files, write_parquet
 
 OFFSETS = OffsetRange("clean.traffic", 0, 10, 19)
 DAYS = (dt.date(2026, 12, 6), dt.date(2026, 12, 7))
@@ -46,3 +46,34 @@ def test_files_keep_min_max_statistics_of_the_top_level_columns_only(tmp_path):
     assert (stats["kafka_offset"].min, stats["kafka_offset"].max) == (10, 11)
     assert stats["context.url"] is None
     assert columns.column(0).compression == "ZSTD"
+
+
+def test_open_files_take_each_append_as_a_row_group_and_publish_under_one_range(tmp_path):
+    layout = LakeLayout(tmp_path)
+    files = OpenFiles(layout, OFFSETS.topic, OFFSETS.partition, OFFSETS.start)
+    folders = [layout.day_dir("traffic", day) for day in DAYS]
+    files.append(folders[0], pa.table({"n": [1, 2]}))
+    files.append(folders[1], pa.table({"n": [3]}))
+    files.append(folders[0], pa.table({"n": [4]}))
+    assert len(files) == 2
+    assert not list(tmp_path.rglob("*.parquet")), "open files are not in the lake"
+    write_files(layout, OFFSETS, files.close(OFFSETS.file_name))
+    first = pq.ParquetFile(layout.data_path("traffic", DAYS[0], OFFSETS))
+    assert first.read()["n"].to_pylist() == [1, 2, 4]
+    assert first.metadata.num_row_groups == 2
+    assert pq.read_table(layout.data_path("traffic", DAYS[1], OFFSETS))["n"].to_pylist() == [3]
+    assert not list(layout.tmp_dir.glob("*")) and not list(layout.intent_dir.glob("*"))
+
+
+def test_open_files_a_crash_leaves_are_deleted_on_recovery_and_discard_deletes_them(tmp_path):
+    layout = LakeLayout(tmp_path)
+    for discard in (False, True):
+        files = OpenFiles(layout, OFFSETS.topic, OFFSETS.partition, OFFSETS.start)
+        files.append(layout.day_dir("traffic", DAYS[0]), pa.table({"n": [1]}))
+        assert list(layout.tmp_dir.glob("*.tmp"))
+        if discard:
+            files.discard()
+        else:
+            recover(layout, OFFSETS.topic, OFFSETS.partition)
+        assert not list(layout.tmp_dir.glob("*.tmp"))
+        assert not list(tmp_path.rglob("*.parquet"))
