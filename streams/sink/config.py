@@ -31,7 +31,7 @@ class SinkSettings(Section):
         "interval it bounds publish-to-Parquet latency at rest (p99 under 5 s).",
     )
     file_seconds: float = Field(
-        15.0,
+        60.0,
         gt=0,
         description="While the sink reads at least busy_rows_per_s, longest time a partition's "
         "files stay open, each flush appending to them, before they are published; at rest "

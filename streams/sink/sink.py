@@ -257,8 +257,10 @@ class LakeSink:
             # Nothing half done survives an error: what is not in the lake is read again.
             self._buffers.clear()
             self._abandon_in_flight()
+            self._open.clear()
             for files in self._open_files.values():
                 files.discard()
+            self._open_files.clear()
             raise
         finally:
             self._writers.shutdown()
@@ -419,9 +421,9 @@ class LakeSink:
         if not publishes:
             return _Written(rows, 0, duplicates)
         del self._open_files[key]
-        finished = files.close(offsets.file_name)
-        write_files(self.layout, offsets, finished)
-        return _Written(rows, len(finished), duplicates)
+        days = len(files)
+        write_files(self.layout, offsets, files.close(offsets.file_name))
+        return _Written(rows, days, duplicates)
 
     def _convert(
         self, purpose: str, offsets: OffsetRange, buffer: _Buffer | None

@@ -25,6 +25,9 @@ import pyarrow.parquet as pq
 from usage_pipeline.streams.sink.layout import OFFSET_WIDTH, LakeLayout, OffsetRange
 
 COMPRESSION = "zstd"
+# Pieces of open files are read back once, by this process: lz4 costs little and keeps the
+# temporary folder a few times smaller than plain Arrow.
+_IPC = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
 @contextmanager
@@ -86,50 +89,53 @@ def write_files(
 
 
 class OpenFiles:
-    """One partition's files still being written: one per event-date folder under
-    ``_sink/tmp/``, each flush appending a row group, until ``close`` hands them to
-    ``write_files`` under the name of every offset appended. Until then no intent names
-    them: after a crash ``recover`` deletes them, and their offsets, never committed, are
-    read again."""
+    """One partition's files still being written: each flush's rows of each event date are
+    kept under ``_sink/tmp/`` as an Arrow IPC piece (lz4, no Parquet encoding, nothing held
+    in memory); ``close`` turns each date's pieces into one Parquet file, one row group, for
+    ``write_files`` to publish. No intent names the pieces: after a crash ``recover``
+    deletes them, and their offsets, never committed, are read again."""
 
     def __init__(self, layout: LakeLayout, topic: str, partition: int, start: int) -> None:
         self.layout = layout
         self.prefix = f"{topic}+{partition}+{start:0{OFFSET_WIDTH}d}-open"
-        self._files: dict[Path, tuple[BinaryIO, pq.ParquetWriter, Path]] = {}
+        self._pieces: dict[Path, list[Path]] = {}  # day folder -> its pieces, in order
 
     def __len__(self) -> int:
-        return len(self._files)
+        return len(self._pieces)
 
     def append(self, folder: Path, table: pa.Table) -> None:
-        """Add ``table``'s rows, as one row group, to the file of the day folder ``folder``."""
-        entry = self._files.get(folder)
-        if entry is None:
-            temporary = self.layout.tmp_dir / f"{self.prefix}.{folder.name}.tmp"
-            ensure_dir(temporary.parent)
-            handle = temporary.open("wb")
-            writer = pq.ParquetWriter(handle, table.schema, **parquet_options(table.schema))
-            entry = self._files[folder] = (handle, writer, temporary)
-        entry[1].write_table(table)
+        """Keep ``table``'s rows for the file of the day folder ``folder``."""
+        pieces = self._pieces.setdefault(folder, [])
+        piece = self.layout.tmp_dir / f"{self.prefix}.{folder.name}.{len(pieces)}.tmp"
+        ensure_dir(piece.parent)
+        with (
+            pa.OSFile(str(piece), "wb") as sink,
+            pa.ipc.new_file(sink, table.schema, options=_IPC) as out,
+        ):
+            out.write_table(table)
+        pieces.append(piece)
 
-    def close(self, name: str) -> list[tuple[Path, Path]]:
-        """Finish and fsync every file; (final path named ``name``, temporary file) pairs."""
-        finished = []
-        for folder, (handle, writer, temporary) in self._files.items():
-            writer.close()
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
-            finished.append((folder / name, temporary))
-        self._files.clear()
-        return finished
+    def close(self, name: str) -> Iterator[tuple[Path, Path]]:
+        """Each date's file, written and fsynced: (final path named ``name``, temporary file);
+        one date's rows in memory at a time."""
+        while self._pieces:
+            folder, pieces = self._pieces.popitem()
+            tables = []
+            for piece in pieces:
+                with pa.OSFile(str(piece)) as source:
+                    tables.append(pa.ipc.open_file(source).read_all())
+            temporary = self.layout.tmp_dir / f"{self.prefix}.{folder.name}.tmp"
+            write_parquet(pa.concat_tables(tables), temporary)
+            for piece in pieces:
+                piece.unlink()
+            yield folder / name, temporary
 
     def discard(self) -> None:
-        """Close and delete every file (their offsets were never committed)."""
-        for handle, writer, temporary in self._files.values():
-            writer.close()
-            handle.close()
-            temporary.unlink(missing_ok=True)
-        self._files.clear()
+        """Delete every piece (their offsets were never committed)."""
+        for pieces in self._pieces.values():
+            for piece in pieces:
+                piece.unlink(missing_ok=True)
+        self._pieces.clear()
 
 
 def recover(layout: LakeLayout, topic: str, partition: int) -> None:

@@ -48,7 +48,7 @@ def test_files_keep_min_max_statistics_of_the_top_level_columns_only(tmp_path):
     assert columns.column(0).compression == "ZSTD"
 
 
-def test_open_files_take_each_append_as_a_row_group_and_publish_under_one_range(tmp_path):
+def test_open_files_publish_every_append_of_a_day_in_one_file_under_one_range(tmp_path):
     layout = LakeLayout(tmp_path)
     files = OpenFiles(layout, OFFSETS.topic, OFFSETS.partition, OFFSETS.start)
     folders = [layout.day_dir("traffic", day) for day in DAYS]
@@ -60,7 +60,7 @@ def test_open_files_take_each_append_as_a_row_group_and_publish_under_one_range(
     write_files(layout, OFFSETS, files.close(OFFSETS.file_name))
     first = pq.ParquetFile(layout.data_path("traffic", DAYS[0], OFFSETS))
     assert first.read()["n"].to_pylist() == [1, 2, 4]
-    assert first.metadata.num_row_groups == 2
+    assert first.metadata.num_row_groups == 1
     assert pq.read_table(layout.data_path("traffic", DAYS[1], OFFSETS))["n"].to_pylist() == [3]
     assert not list(layout.tmp_dir.glob("*")) and not list(layout.intent_dir.glob("*"))
 
