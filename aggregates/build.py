@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from usage_pipeline.aggregates import disclosure, periods
 from usage_pipeline.aggregates.daily import register_partials, remove_stale
 from usage_pipeline.aggregates.disclosure import suppress, suppressed_count
-from usage_pipeline.aggregates.lake import CHUNK_BYTES, LAKE_VIEWS, connect, register_sources
+from usage_pipeline.aggregates.lake import CHUNK_BYTES, LAKE_VIEWS, connect, query_sources
 from usage_pipeline.aggregates.periods import Periods, runs
 from usage_pipeline.aggregates.publish import (
     AGGREGATES_DIR,
@@ -331,8 +331,7 @@ def _query(
     files: Mapping[str, list[Path]],
 ) -> pa.Table:
     """The aggregate's query over the given lake files."""
-    register_sources(con, lake_dir, files)
-    return con.sql(aggregate.sql).to_arrow_table()
+    return query_sources(con, lake_dir, files, aggregate.sql)
 
 
 def _suppress(table: pa.Table, k: int, aggregate: Aggregate) -> pa.Table:
