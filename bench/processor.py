@@ -64,6 +64,7 @@ from usage_pipeline.streams.processor import (
     Processor,
     Target,
     consent_change,
+    serialized,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,7 +81,7 @@ _MESSAGE_TIME = re.compile(r"<(\d+)\.")  # the send time in our Message-IDs, epo
 
 Decided = list[tuple[dict, list[tuple[dict, Any]]]]  # event, (targets by consent, consent)
 Planned = list[tuple[dict, list[Target]]]
-Built = list[tuple[dict, list[tuple[str, dict]]]]  # event, (topic, record)
+Built = list[tuple[dict, list[tuple[str, dict, bytes]]]]  # event, (topic, record, tail)
 
 
 def payloads(events: int, seed: int) -> list[bytes]:
@@ -201,15 +202,15 @@ class Steps:
         for event, targets in planned:
             records = []
             for target in targets:
-                records.append((target.topic, target.build(event)))
+                records.append((target.topic, target.build(event), target.tail))
             built.append((event, records))
         return built
 
     def serialize(self, built: Built) -> None:
         for event, records in built:
             key = event["event_id"].encode()
-            for topic, record in records:
-                Output(topic, key, orjson.dumps(record))
+            for topic, record, tail in records:
+                Output(topic, key, serialized(record, tail))
 
     def run(self, values: list[bytes]) -> list[float]:
         """CPU seconds of each step over ``values``, without garbage collection (the results
