@@ -273,8 +273,7 @@ class EventPublisher:
             else:
                 self._producer.produce(topic, value, key, partition, on_delivery=on_delivery)
         except BufferError:
-            options = {} if on_delivery is None else {"on_delivery": on_delivery}
-            produce_blocking(self._producer, topic, value, key, partition, **options)
+            produce_blocking(self._producer, topic, value, key, partition, on_delivery=on_delivery)
         sent = self._sent = self._sent + 1
         self._sent_by_topic[topic] += 1
         if sent % POLL_EVERY == 0:  # serving reports per event costs more than sending
