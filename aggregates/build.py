@@ -24,7 +24,7 @@ import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -37,10 +37,11 @@ import pyarrow.parquet as pq
 from usage_pipeline.aggregates import disclosure, periods
 from usage_pipeline.aggregates.daily import register_partials, remove_stale
 from usage_pipeline.aggregates.disclosure import suppress, suppressed_count
-from usage_pipeline.aggregates.lake import CHUNK_BYTES, LAKE_VIEWS, connect, register_sources
+from usage_pipeline.aggregates.lake import CHUNK_BYTES, LAKE_VIEWS, connect, query_sources
 from usage_pipeline.aggregates.periods import Periods, runs
 from usage_pipeline.aggregates.publish import (
     AGGREGATES_DIR,
+    database_begun,
     table_path,
     write_database,
     write_table,
@@ -112,11 +113,16 @@ def build(
             # Tables of another k or definition are about to be written: should this build
             # stop half-way, the next must not take the old state for theirs.
             state_path(lake_dir).unlink(missing_ok=True)
-        built = _build_all(lake_dir, aggregates, k, partitions, changed, full, on_built)
-        remove_stale(lake_dir, aggregates, partitions)
-        wrote = changed is None or any(b.recomputed is not Recomputed.none for b in built)
-        if wrote or not Path(database).is_file():
-            write_database(database, [(b.name, b.path) for b in built], lake_dir)
+        # The first table recomputed has work of its own (none before it was recomputed):
+        # whether a build writes anything is known before it starts.
+        plans = (_plan(a, changed, set())[0] for a in aggregates)
+        wrote = changed is None or any(plan is not Recomputed.none for plan in plans)
+        publish = wrote or not Path(database).is_file()
+        with database_begun(database, lake_dir) if publish else nullcontext() as begun:
+            built = _build_all(lake_dir, aggregates, k, partitions, changed, full, on_built)
+            remove_stale(lake_dir, aggregates, partitions)
+            if publish:
+                write_database(database, [(b.name, b.path) for b in built], lake_dir, begun)
         if wrote:
             state = BuildState(
                 k, definitions, dt.datetime.now(dt.UTC), current, lake_summary(partitions)
@@ -331,8 +337,7 @@ def _query(
     files: Mapping[str, list[Path]],
 ) -> pa.Table:
     """The aggregate's query over the given lake files."""
-    register_sources(con, lake_dir, files)
-    return con.sql(aggregate.sql).to_arrow_table()
+    return query_sources(con, lake_dir, files, aggregate.sql)
 
 
 def _suppress(table: pa.Table, k: int, aggregate: Aggregate) -> pa.Table:

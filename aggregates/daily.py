@@ -21,7 +21,14 @@ from pathlib import Path
 import duckdb
 import pyarrow.compute as pc
 
-from usage_pipeline.aggregates.lake import CHUNK_BYTES, SOURCE_SCHEMAS, quote, register_sources
+from usage_pipeline.aggregates.lake import (
+    CHUNK_BYTES,
+    EVENT_DATE,  # every partial has it too: the lake day its rows come from
+    SOURCE_SCHEMAS,
+    query_sources,
+    quote,
+    register_sources,
+)
 from usage_pipeline.aggregates.periods import runs
 from usage_pipeline.aggregates.publish import AGGREGATES_DIR, write_table
 from usage_pipeline.aggregates.state import Partition, PartitionKey, day_sizes, files_of
@@ -29,7 +36,6 @@ from usage_pipeline.aggregates.tables import Aggregate
 
 DAILY_DIR = "_daily"
 DAILY_VIEW = "daily"
-EVENT_DATE = "event_date"  # every partial has it: the lake day its rows come from
 
 
 def partial_path(
@@ -69,8 +75,8 @@ def register_partials(
     # Several days a query, split by day: one query a day costs more than it reads on a
     # small lake.
     for run in runs(missing, lambda day: sizes.get(day, 0), CHUNK_BYTES):
-        register_sources(con, lake_dir, files_of(partitions, aggregate.purposes, set(run)))
-        rows = con.sql(aggregate.daily).to_arrow_table()
+        files = files_of(partitions, aggregate.purposes, set(run))
+        rows = query_sources(con, lake_dir, files, aggregate.daily)
         for day in run:
             # lz4: twice as fast to write as zstd, as fast to read, files twice the size.
             write_table(rows.filter(pc.equal(rows[EVENT_DATE], day)), paths[day], "lz4")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -52,23 +53,48 @@ def _move_into_place(tmp: Path, path: Path) -> Path:
     return path
 
 
-def write_database(database: Path, tables: Iterable[tuple[str, Path]], lake_dir: Path) -> Path:
-    """Replace the DuckDB file with one holding a view per aggregate over its Parquet file,
-    and the lake's views ``clean.<purpose>``.
+@contextmanager
+def database_begun(database: Path, lake_dir: Path) -> Iterator[Path]:
+    """A new DuckDB file beside ``database`` holding the lake's views ``clean.<purpose>``,
+    for ``write_database`` to finish; removed unless it was renamed into place.
 
-    The new file is built aside and renamed, so a reader holding the old one keeps a
-    consistent database and a writer never waits for a reader's lock.
+    Binding those views reads every lake file's footer at once (``create_lake_views``),
+    about 90 KiB a file until the last view is made: a build begins its database before
+    it computes any table, while the process holds little else, so that this does not add
+    to the memory the tables take.
     """
     database = Path(database)
     database.parent.mkdir(parents=True, exist_ok=True)
     tmp = database.with_name(f".{database.name}.{uuid.uuid4().hex}.tmp")
-    with connect(tmp) as con:
+    try:
+        with connect(tmp) as con:
+            create_lake_views(con, lake_dir)
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)  # nothing is left there once it is in place
+
+
+def write_database(
+    database: Path,
+    tables: Iterable[tuple[str, Path]],
+    lake_dir: Path,
+    begun: Path | None = None,
+) -> Path:
+    """Replace the DuckDB file with one holding a view per aggregate over its Parquet file,
+    and the lake's views ``clean.<purpose>`` (already in ``begun``, from ``database_begun``).
+
+    The new file is built aside and renamed, so a reader holding the old one keeps a
+    consistent database and a writer never waits for a reader's lock.
+    """
+    if begun is None:
+        with database_begun(database, lake_dir) as tmp:
+            return write_database(database, tables, lake_dir, tmp)
+    with connect(begun) as con:
         for name, path in tables:
             literal = "'" + str(path.resolve()).replace("'", "''") + "'"
             con.execute(f'create view "{name}" as select * from read_parquet({literal})')
-        create_lake_views(con, lake_dir)
-    _fsync(tmp)
-    tmp.replace(database)
+    _fsync(begun)
+    begun.replace(database)
     return database
 
 

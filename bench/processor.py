@@ -8,7 +8,8 @@ No broker: N events of the simulator's mix are serialized once; then, chunk by c
                 processor that reads and writes JSON spends on it
   steps         the processor's steps one at a time, each fed with the results of the one
                 before: parse and validate, consent, plan, transforms, serialize; "other"
-                is what process spends beyond their sum (outcome, calls, garbage collection)
+                is what process spends beyond their sum (outcome, calls, garbage collection);
+                it is negative when the steps' own lists between steps cost more than that
 
 The consent state is fixed for the run: ``simulated`` (default) is every subject's state
 after all the consent records among the generated events, ``granted`` grants every purpose to
@@ -19,6 +20,14 @@ do, and is shown as "cold". Then each chunk of 200 events is timed in every roun
 least time kept: on a machine shared with other work that removes most of the others' noise.
 CPU time is the measure ("on one core"); wall time is printed too.
 
+Every round (and the steps, within a round) reads its own copy of the events, as a worker
+never reads an event twice: the same mix a month later (every timestamp 30 days on), each
+event under a new id, each session and e-mail message under a new one. Repeating the same
+payloads would let anything remembered per event (ids, timestamps, visitor ids, message ids)
+be found again in every round after the first. What stays is what a worker meets again in
+its next month: the subjects, their addresses, the pages, the user agents. The consent state
+moves with the timestamps, so every copy makes the same decisions.
+
 Usage: python bench/processor.py [--events 100000] [--rounds 5] [--consent simulated]
                                  [--json results.json]
 """
@@ -27,8 +36,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import hashlib
 import math
+import random
+import re
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,6 +64,7 @@ from usage_pipeline.streams.processor import (
     Processor,
     Target,
     consent_change,
+    serialized,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,16 +76,64 @@ TARGET_US = 10.0
 TARGET_RATIO = 6.0
 PURPOSES_WITH_CONSENT = ("analytics", "marketing", "partner_sharing")
 STEPS = ("parse and validate", "consent", "plan", "transforms", "serialize")
+MONTH = dt.timedelta(days=30)  # how far each copy of the events is moved: the run's length
+_MESSAGE_TIME = re.compile(r"<(\d+)\.")  # the send time in our Message-IDs, epoch ms
 
 Decided = list[tuple[dict, list[tuple[dict, Any]]]]  # event, (targets by consent, consent)
 Planned = list[tuple[dict, list[Target]]]
-Built = list[tuple[dict, list[tuple[str, dict]]]]  # event, (topic, record)
+Built = list[tuple[dict, list[tuple[str, dict, bytes]]]]  # event, (topic, record, tail)
 
 
 def payloads(events: int, seed: int) -> list[bytes]:
     """The simulated events, serialized as the publisher serializes them."""
     config = SimulationConfig(events=events, days=30, seed=seed, until=UNTIL)
     return [orjson.dumps(event) for event in simulate(config)]
+
+
+def _later(timestamp: str, months: int) -> str:
+    """An RFC 3339 timestamp ``months`` copies later (whole days: the time of day stays)."""
+    day = dt.date.fromisoformat(timestamp[:10]) + months * MONTH
+    return day.isoformat() + timestamp[10:]
+
+
+def renewed(values: list[bytes], months: int, seed: int) -> list[bytes]:
+    """The events of ``values`` ``months`` copies later, under new event, session and
+    message ids (the same new id for one session or message throughout the copy)."""
+    if months == 0:
+        return values
+    ids = random.Random(seed * 1_000 + months)
+    shift_ms = months * MONTH // dt.timedelta(milliseconds=1)
+    sessions: dict[str, str] = {}
+    result = []
+    for value in values:
+        event = orjson.loads(value)
+        event["event_id"] = str(uuid.UUID(int=ids.getrandbits(128), version=4))
+        event["occurred_at"] = _later(event["occurred_at"], months)
+        properties = event["properties"]
+        if "effective_at" in properties:
+            properties["effective_at"] = _later(properties["effective_at"], months)
+        if "message_id" in properties:
+            properties["message_id"] = _MESSAGE_TIME.sub(
+                lambda found: f"<{int(found[1]) + shift_ms}.", properties["message_id"], 1
+            )
+        context = event.get("context")
+        if context and "session_id" in context:
+            session = context["session_id"]
+            if session not in sessions:
+                digest = hashlib.blake2b(f"{months} {session}".encode(), digest_size=6)
+                sessions[session] = f"sess_{digest.hexdigest()}"
+            context["session_id"] = sessions[session]
+        result.append(orjson.dumps(event))
+    return result
+
+
+def later_states(states: dict[str, ConsentState], months: int) -> dict[str, ConsentState]:
+    """``states`` with every decision ``months`` copies later, as ``renewed`` moves events."""
+    shift_us = months * MONTH // dt.timedelta(microseconds=1)
+    return {
+        subject: {purpose: [status, at + shift_us] for purpose, (status, at) in state.items()}
+        for subject, state in states.items()
+    }
 
 
 def consent_states(values: list[bytes], mode: str) -> dict[str, ConsentState]:
@@ -140,15 +202,15 @@ class Steps:
         for event, targets in planned:
             records = []
             for target in targets:
-                records.append((target.topic, target.build(event)))
+                records.append((target.topic, target.build(event), target.tail))
             built.append((event, records))
         return built
 
     def serialize(self, built: Built) -> None:
         for event, records in built:
             key = event["event_id"].encode()
-            for topic, record in records:
-                Output(topic, key, orjson.dumps(record))
+            for topic, record, tail in records:
+                Output(topic, key, serialized(record, tail))
 
     def run(self, values: list[bytes]) -> list[float]:
         """CPU seconds of each step over ``values``, without garbage collection (the results
@@ -179,18 +241,30 @@ class Least:
 
 
 def measure(
-    processor: Processor, values: list[bytes], consent_of: Callable, rounds: int
+    processor: Processor,
+    values: list[bytes],
+    states: dict[str, ConsentState],
+    rounds: int,
+    seed: int,
 ) -> tuple[Least, float, float, int]:
-    """The least times per chunk, the cold round's CPU and wall time, and the outputs made."""
-    chunks = [values[start : start + CHUNK] for start in range(0, len(values), CHUNK)]
-    steps = Steps(processor, consent_of)
+    """The least times per chunk, the cold round's CPU and wall time, and the outputs made.
+
+    The cold round reads the events as simulated; round r reads copy 2r - 1 of them, and
+    the steps copy 2r (see ``renewed``)."""
+    starts = range(0, len(values), CHUNK)
     process = processor.process
+    consent_of = states.get
     cpu, wall, outputs = time.process_time(), time.perf_counter(), 0
     for value in values:
         outputs += len(process(value, SOURCE, consent_of).outputs)
     cold_cpu, cold_wall = time.process_time() - cpu, time.perf_counter() - wall
-    least = Least(len(chunks))
-    for _ in range(rounds):
+    least = Least(len(starts))
+    for round_ in range(1, rounds + 1):
+        copy, steps_copy = 2 * round_ - 1, 2 * round_
+        chunks = _chunks(renewed(values, copy, seed))
+        steps_chunks = _chunks(renewed(values, steps_copy, seed))
+        consent_of = later_states(states, copy).get
+        steps = Steps(processor, later_states(states, steps_copy).get)
         for index, chunk in enumerate(chunks):
             cpu, wall = time.process_time(), time.perf_counter()
             for value in chunk:
@@ -202,9 +276,13 @@ def measure(
                 orjson.dumps(orjson.loads(value))
             least.add("floor cpu", index, time.process_time() - cpu)
             least.add("floor wall", index, time.perf_counter() - wall)
-            for name, seconds in zip(STEPS, steps.run(chunk), strict=True):
+            for name, seconds in zip(STEPS, steps.run(steps_chunks[index]), strict=True):
                 least.add(name, index, seconds)
     return least, cold_cpu, cold_wall, outputs
+
+
+def _chunks(values: list[bytes]) -> list[list[bytes]]:
+    return [values[start : start + CHUNK] for start in range(0, len(values), CHUNK)]
 
 
 def main() -> None:
@@ -224,7 +302,7 @@ def main() -> None:
     )
     gc.collect()
     gc.freeze()  # the payloads and the states live all run, like a worker's long-lived state
-    least, cold_cpu, cold_wall, outputs = measure(processor, values, states.get, args.rounds)
+    least, cold_cpu, cold_wall, outputs = measure(processor, values, states, args.rounds, args.seed)
 
     count = len(values)
 

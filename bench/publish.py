@@ -11,6 +11,10 @@ Each stage runs in its own process (so its peak RSS is its own) against the same
   ProducerPerformance  Kafka's Java tool, N records drawn from our serialized events, our
                        producer's settings (acks=all, idempotent, lz4, linger, batch)
 
+CPU us/ev counts every thread of the stage's process (librdkafka's too); main us/ev only the
+Python thread that validates, serializes and produces: the steadier figure when other
+processes share the cores.
+
 Usage: python bench/publish.py [--events 1000000] [--json results.json]
 Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts (or reuses) the local broker. Needs java
 and mvn for ProducerPerformance (resolved from Maven Central once).
@@ -107,13 +111,14 @@ STAGES: dict[str, Callable[[int, str, str], int]] = {
 
 
 def _run(name: str, events: int, bootstrap: str, namespace: str) -> dict:
-    start, cpu = time.perf_counter(), harness.cpu_seconds()
+    start, cpu, main = time.perf_counter(), harness.cpu_seconds(), time.thread_time()
     count = STAGES[name](events, bootstrap, namespace)
     return {
         "stage": name,
         "events": count,
         "seconds": time.perf_counter() - start,
         "cpu_seconds": harness.cpu_seconds() - cpu,
+        "main_thread_cpu_seconds": time.thread_time() - main,
         "peak_rss_mib": harness.peak_rss_mib(),
     }
 
@@ -161,13 +166,20 @@ def main() -> None:
 
     by_stage = {r["stage"]: r for r in results}
     print(f"\n{args.events:,} events, broker {bootstrap}\n")
-    print(f"{'stage':<20}{'events/s':>12}{'seconds':>10}{'CPU us/ev':>11}{'peak RSS MiB':>14}")
+    print(
+        f"{'stage':<20}{'events/s':>12}{'seconds':>10}{'CPU us/ev':>11}{'main us/ev':>12}"
+        f"{'peak RSS MiB':>14}"
+    )
     for r in results:
         r["events_per_s"] = r["events"] / r["seconds"]
-        cpu = r["cpu_seconds"] / r["events"] * 1e6 if "cpu_seconds" in r else float("nan")
+        cpu, main = (
+            r.get(name, float("nan")) / r["events"] * 1e6
+            for name in ("cpu_seconds", "main_thread_cpu_seconds")
+        )
         rss = r.get("peak_rss_mib", float("nan"))
         print(
-            f"{r['stage']:<20}{r['events_per_s']:>12,.0f}{r['seconds']:>10.2f}{cpu:>11.1f}{rss:>14.0f}"
+            f"{r['stage']:<20}{r['events_per_s']:>12,.0f}{r['seconds']:>10.2f}{cpu:>11.1f}"
+            f"{main:>12.1f}{rss:>14.0f}"
         )
     java = by_stage["ProducerPerformance"]["events_per_s"]
     ratios = {

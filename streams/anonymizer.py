@@ -73,6 +73,14 @@ class Anonymizer:
             return self._builder(plan, trailer)
         return self._builders[(plan.event_type, plan.purpose, plan.consent)]
 
+    def top_level_names(self, plan: Plan) -> frozenset[str]:
+        """The top-level keys a record of ``plan`` can hold (fields and envelope sections)."""
+        return frozenset(
+            section if section is not None else output_name
+            for section, steps in self._compile(plan)
+            for _, output_name, _, _ in steps
+        )
+
     def links_any(self, plan: Plan) -> bool:
         """Whether ``links`` can find anything for ``plan`` (a linking purpose and a previous
         key, and a field the plan pseudonymizes)."""

@@ -50,11 +50,12 @@ class StreamSettings(Section):
     batch_max: int = Field(5000, ge=1, description="Most records read in one round.")
     batch_within_s: float = Field(0.5, gt=0, description="Longest wait for a round's records.")
     hold_per_partition: int = Field(
-        1000,
+        300,
         ge=1,
         description="Records of one topic-partition held, waiting for the other topics of its "
-        "partition, past which it stops being fetched (as Kafka Streams' "
-        "buffered.records.per.partition); bounds the worker's memory while it catches up.",
+        "partition, past which it stops being fetched (Kafka Streams' "
+        "buffered.records.per.partition, 1000 there); bounds the worker's memory while it "
+        "catches up.",
     )
     commit_interval_s: float = Field(
         0.5, gt=0, description="Longest time between two transaction commits."

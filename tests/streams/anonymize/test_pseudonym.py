@@ -31,6 +31,13 @@ def test_pseudonym_is_key_id_and_128_bits_of_hmac_sha256_over_kind_and_value(pse
     assert pseudonymizer.pseudonymize("John@Example.COM ", "email") == f"test-key:{expected}"
 
 
+@given(key=st.binary(min_size=32, max_size=200), kind=kinds, value=values)
+def test_pseudonym_equals_the_standard_library_hmac_for_any_key_length(key, kind, value):
+    message = (kind + "\x00" + normalize(value, kind)).encode("utf-8", "surrogatepass")
+    expected = hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+    assert Pseudonymizer(key, "k").pseudonymize(value, kind) == f"k:{expected}"
+
+
 def test_default_key_id_is_derived_from_the_key():
     digest = hashlib.sha256(b"usage-pipeline key id" + KEY).hexdigest()
     assert key_id_for(KEY) == "k" + digest[:8]
