@@ -67,6 +67,10 @@ class StreamMetrics:
             prefix + "lag", "Raw records of the assigned partitions not yet read.",
             registry=self.registry,
         )  # fmt: skip
+        self.late = Counter(
+            prefix + "late_records", "Raw records read more than the consent grace late, "
+            "applied from when read (docs/stream.md).", ["topic"], registry=self.registry,
+        )  # fmt: skip
         self.held = Gauge(
             prefix + "held_records", "Events waiting for their consent partition.",
             registry=self.registry,

@@ -245,14 +245,20 @@ class StreamLoop:
     # Consent before events ----------------------------------------------------------------
 
     def _request_fences(self, partitions: set[int]) -> dict[Key, object]:
-        """Ask for the last stable offset of every raw topic-partition of ``partitions``."""
+        """Ask for the high watermark of every raw topic-partition of ``partitions``.
+
+        Not the last stable offset: an open transaction (this worker's own derived consent,
+        another's moved copies) holds it down, and records appended after that
+        transaction's first one, by any publisher, lie beyond it; reaching it would not mean
+        that every record written so far was read (``ordering.py``).
+        """
         specs = {
             TopicPartition(topic, p): OffsetSpec.latest()
             for topic in self.config.raw_topics
             for p in partitions
         }
         futures = self._admin.list_offsets(
-            specs, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=10
+            specs, isolation_level=IsolationLevel.READ_UNCOMMITTED, request_timeout=10
         )
         return {(tp.topic, tp.partition): future for tp, future in futures.items()}
 
@@ -395,6 +401,16 @@ class StreamLoop:
             for labels, count in counts.items():
                 metric.labels(*labels if isinstance(labels, tuple) else (labels,)).inc(count)
             counts.clear()
+        late = self._gate.take_late()
+        for topic, count in late.items():
+            metrics.late.labels(topic).inc(count)
+            log.warning(
+                "%d record(s) of %s reached the broker more than the consent grace after their "
+                "timestamp: applied from when read, events before them were judged without "
+                "them (raise stream.consent_grace_s, or check the publishers' clocks)",
+                count,
+                topic,
+            )
         metrics.lag.set(self._lag())
         metrics.held.set(sum(self._gate.held(p) for p in self._owned()))
         metrics.consent_subjects.set(self._store.subjects())

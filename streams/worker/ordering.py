@@ -15,15 +15,24 @@ timestamp t is released only once no record with a smaller timestamp can still c
 a topic whose buffer is empty, that is once every such topic-partition's *watermark* has reached t:
 
 - a record read with timestamp s raises its topic-partition's watermark to s - grace;
-- a fence (the partition's last stable offset, measured at wall time m, one ListOffsets
+- a fence (the partition's high watermark, measured at wall time m, one ListOffsets
   request per round, answered while the worker goes on consuming) that the consumer has
-  read up to raises it to m - grace.
+  read up to raises it to m - grace. The high watermark, not the last stable offset: an
+  open transaction (the worker's own derived consent, another worker's moved copies) holds
+  the latter down, and a read-committed consumer reads nothing past it, not even the
+  records other publishers appended meanwhile; reaching it said nothing of them, and the
+  events after them were judged without them. A read-committed consumer reaches the high
+  watermark once the transactions below it are resolved.
 
 Both rest on one assumption, the *grace*: a record reaches the broker at most ``grace`` after
 its timestamp. Consent published alongside events (or by another service, up to ``grace``
 late) is therefore applied before every event that followed it, and no event is judged with
 consent published after it. A record later than that is applied from when it is read.
-Held records keep the commit from passing them. Consent records the stream wrote itself
+Held records keep the commit from passing them. A record read with a timestamp below its
+topic-partition's watermark broke the assumption (it reached the broker more than the grace
+after its timestamp, or a clock is off by more): the gate still orders it among what it holds,
+but events released before it were judged without it, so it is counted (``take_late``) for
+the worker's metrics and log. Consent records the stream wrote itself
 (derived from an unsubscribe, or moved to their subject's partition) never enter the gate:
 they carry the worker's clock, not the publishers', and would let events overtake consent a
 publisher has not written yet.
@@ -33,7 +42,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -48,7 +57,7 @@ Key = tuple[str, int]  # topic, partition
 # string of its own, and keeps headers), and the garbage collector stops scanning it, where
 # each Message stays tracked (tens of thousands are held while a worker catches up).
 Held = tuple[float, str, int, int, bytes | None, bytes | None]
-# partitions -> a future last stable offset of every raw topic-partition of each
+# partitions -> a future high watermark of every raw topic-partition of each
 FenceRequest = Callable[[set[int]], dict[Key, Future]]
 FENCE_PATIENCE_S = 10.0  # a fence unanswered this long is asked for again
 FENCE_ATTEMPTS = 6  # ... this many times; then the worker gives up (and is restarted)
@@ -63,7 +72,7 @@ class FenceUnansweredError(RuntimeError):
 
 @dataclass
 class _Fence:
-    """Last stable offsets of one partition's topics, asked for at wall time ``at_ms``."""
+    """High watermarks of one partition's topics, asked for at wall time ``at_ms``."""
 
     offsets: dict[Key, Future]
     at_ms: float
@@ -108,6 +117,7 @@ class ConsentGate:
         self._grace_ms = grace_s * 1000
         self._clock = clock
         self._lanes: dict[int, _Lane] = {}
+        self._late: Counter[str] = Counter()
 
     def hold(self, records: list[Message]) -> None:
         """Hold new records of any raw topic, in the order read."""
@@ -122,9 +132,16 @@ class ConsentGate:
             lane.held[topic].append(held)
             if topic == self._consent:
                 lane.consent_of.setdefault(_subject(key), deque()).append(held)
+            if timestamp < lane.watermark[topic]:
+                self._late[topic] += 1
             mark = timestamp - self._grace_ms
             if mark > lane.watermark[topic]:
                 lane.watermark[topic] = mark
+
+    def take_late(self) -> Counter[str]:
+        """Records held since the last call that came later than the grace, by topic."""
+        late, self._late = self._late, Counter()
+        return late
 
     def release(self, read_to: Callable[[Key], int]) -> Iterator[Held]:
         """The held records no earlier record can still overtake, by timestamp, with it.
@@ -223,8 +240,7 @@ class ConsentGate:
             lane.attempts += 1
             if lane.attempts >= FENCE_ATTEMPTS:
                 raise FenceUnansweredError(
-                    f"no last stable offsets of partition {partition} after "
-                    f"{FENCE_ATTEMPTS} requests"
+                    f"no high watermarks of partition {partition} after {FENCE_ATTEMPTS} requests"
                 )
             lane.fence = None  # asked for again at the end of this release
             return

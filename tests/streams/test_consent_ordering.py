@@ -25,7 +25,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.bench import bench_module
 from tests.conftest import free_port
 from tests.streams.conftest import PARTITIONS, POLICY, StreamEnv
-from tests.streams.pipeline_run import cli, email_opened, envelope, granted, lake_env, publish
+from tests.streams.pipeline_run import (
+    cli,
+    email_opened,
+    envelope,
+    granted,
+    lake_env,
+    publish,
+)
 from usage_pipeline.broker.admin import read_topic
 from usage_pipeline.producers.publisher import EventPublisher
 from usage_pipeline.producers.simulator import SimulationConfig, simulate
@@ -242,12 +249,84 @@ def _withdrawal(user: str, effective_at: str) -> dict:
 
 def _consumed(port: int, topic: str) -> float:
     """How many records of ``topic`` the worker serving metrics on ``port`` has read."""
+    return _metric(port, "usage_pipeline_stream_records_consumed_total", topic=topic)
+
+
+def _metric(port: int, name: str, **labels: str) -> float:
+    """The sum of the samples ``name`` with ``labels`` of the worker serving metrics on
+    ``port``."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         text = response.read().decode()
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == "usage_pipeline_stream_records_consumed_total"
-        and sample.labels.get("topic") == topic
+        if sample.name == name and labels.items() <= sample.labels.items()
     )
+
+
+def test_consent_published_behind_an_open_transaction_still_precedes_the_events_after_it(
+    fresh_stream_env, tmp_path
+):
+    """An open transaction on raw.consent (the worker's own derived withdrawals, another
+    worker's moved copies) holds its last stable offset down, and a read-committed consumer
+    reads nothing past it, not even the records other publishers appended meanwhile. A
+    partition is therefore not known complete up to when its last stable offset was
+    measured: a withdrawal and a first grant published then, each followed by an event of
+    its subject, must still be applied before those events."""
+    env = fresh_stream_env
+    leaver, newcomer = (_user_on(0) for _ in range(2))
+    publish(env.bootstrap, env.namespace, [granted(leaver, "marketing")])
+    port = free_port()
+    with env.worker("a", metrics_port=port) as worker:
+        worker.wait_until_caught_up(timeout_s=300)
+        consent_topic = raw_topic(CONSENT_FAMILY, env.namespace)
+        holder = _user_on(0)
+        pending = Producer({"bootstrap.servers": env.bootstrap, "transactional.id": holder})
+        pending.init_transactions(30)
+        pending.begin_transaction()
+        pending.produce(
+            consent_topic,
+            orjson.dumps(granted(holder, "analytics")),
+            consent_key(holder, "analytics").encode(),
+            partition=0,
+        )
+        pending.flush(30)
+        events = [email_opened(leaver), email_opened(newcomer)]
+        publish(
+            env.bootstrap,
+            env.namespace,
+            [
+                _withdrawal(leaver, "2026-11-20T10:00:00Z"),
+                events[0],
+                granted(newcomer, "marketing"),
+                events[1],
+            ],
+        )
+        # Give the worker ample time to judge the events, as it did before this version
+        # (no assertion on time: a worker that waits for the transaction passes either way).
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _held(port) == 0:
+            worker.check()
+            time.sleep(0.2)
+        while time.monotonic() < deadline and _held(port) > 0:
+            worker.check()
+            time.sleep(0.2)
+        pending.commit_transaction(30)
+        worker.wait_until_caught_up(timeout_s=300)
+    served = {orjson.loads(r.value())["event_id"] for r in env.read("clean.marketing")}
+    assert events[0]["event_id"] not in served, "served after the withdrawal"
+    assert events[1]["event_id"] in served, "judged without the grant published before it"
+    assert_no_event_served_after_its_withdrawal(env, tmp_path / "lake")
+
+
+def _user_on(partition: int) -> str:
+    """A new user id whose records go to ``partition``."""
+    while partition_for(user := f"usr_{uuid.uuid4().hex[:8]}", PARTITIONS) != partition:
+        pass
+    return user
+
+
+def _held(port: int) -> float:
+    """How many records the worker serving metrics on ``port`` holds back now."""
+    return _metric(port, "usage_pipeline_stream_held_records")

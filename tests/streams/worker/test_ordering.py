@@ -240,3 +240,19 @@ def test_records_written_within_the_grace_are_released_in_timestamp_order(record
                 assert timestamp < later
             if later_topic == CONSENT and topic != CONSENT:
                 assert timestamp <= later
+    assert not gate.take_late()  # written within the grace: none is late
+
+
+def test_a_record_read_below_its_topics_watermark_is_counted_late():
+    """It reached the broker more than the grace after its timestamp: events released before
+    it were judged without it, which the worker's metrics and log must show."""
+    fences = Fences()
+    gate, _ = gate_at(100.0, fences)
+    gate.hold([Record(EMAIL, 0, 1, 90_000)])
+    list(gate.release(lambda _k: 0))
+    fences.answer(0, {CONSENT: 2, EMAIL: 2})  # consent read to its end, measured at 100 s
+    assert offsets(gate.release(lambda k: 2)) == [(EMAIL, 1)]
+    within = Record(CONSENT, 0, 2, 99_500)  # less than the grace before the fence
+    gate.hold([within, Record(CONSENT, 0, 3, 98_000), Record(USAGE, 0, 4, 99_200)])
+    assert gate.take_late() == {CONSENT: 1}
+    assert gate.take_late() == {}
