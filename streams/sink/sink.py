@@ -6,13 +6,13 @@ records or is ``flush_seconds`` old, or, largest first, when the records the sin
 into one file per date, written all or nothing (``writer``), and only then commits the
 offsets. A flush that comes earlier (the memory budget, or, while the sink is busy reading
 ``busy_rows_per_s`` or more, before its partition's first record is ``file_seconds`` old)
-appends its rows to the partition's open files instead (``writer.OpenFiles``, temporary,
-one per date) and commits nothing; the flush that publishes them names them by the offsets
-of every flush appended: under fast input files are larger and fewer, whatever the memory
-budget forces out of the buffers. On assignment each partition resumes after the highest
-offset in the lake's file names, or after its committed offset when that is further
-(offsets are committed only once their rows are on disk, or were duplicates): whatever a
-crash interrupted is read again, and nothing twice.
+appends its rows to the partition's open files instead (``writer.OpenFiles``: one per
+date, kept in one temporary file per partition) and commits nothing; the flush that
+publishes them names them by the offsets of every flush appended: under fast input files
+are larger and fewer, whatever the memory budget forces out of the buffers. On assignment
+each partition resumes after the highest offset in the lake's file names, or after its
+committed offset when that is further (offsets are committed only once their rows are on
+disk, or were duplicates): whatever a crash interrupted is read again, and nothing twice.
 
 Flushes are written by two writer threads while this thread goes on consuming: Arrow's JSON
 reader, the Parquet writer and fsync release the GIL, so reading and writing overlap on two
