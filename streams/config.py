@@ -47,7 +47,12 @@ class StreamSettings(Section):
         description="Key id -> file of a key this one replaced; only links pseudonyms of "
         "purposes whose policy says `key_rotation: link`.",
     )
-    batch_max: int = Field(5000, ge=1, description="Most records read in one round.")
+    batch_max: int = Field(
+        10_000,
+        ge=1,
+        description="Most records read in one round; a round that gets fewer waits for more "
+        "(up to the gate's wait), so small rounds wait often.",
+    )
     batch_within_s: float = Field(0.5, gt=0, description="Longest wait for a round's records.")
     hold_per_partition: int = Field(
         300,
