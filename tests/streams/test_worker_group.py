@@ -140,5 +140,8 @@ def test_a_paused_worker_is_fenced_when_it_wakes_and_nothing_is_repeated(fresh_s
             os.kill(zombie.process.pid, signal.SIGCONT)
         zombie.stop()
         survivor.stop()
-    assert "partitions lost" in woke or "aborted" in woke or "fenced" in woke, woke[-2000:]
+    # Stopped longer than its liveness timeout (a loaded machine), it may instead find on
+    # waking that its loop has not gone round, and exit before its next commit: as fenced.
+    noticed = ("partitions lost", "aborted", "fenced", "the loop has not gone round")
+    assert any(sign in woke for sign in noticed), woke[-2000:]
     assert_every_event_once(env, publisher.event_ids)
