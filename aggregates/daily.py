@@ -23,7 +23,6 @@ import pyarrow.compute as pc
 
 from usage_pipeline.aggregates.lake import (
     CHUNK_BYTES,
-    EVENT_DATE,  # every partial has it too: the lake day its rows come from
     SOURCE_SCHEMAS,
     query_sources,
     quote,
@@ -33,6 +32,7 @@ from usage_pipeline.aggregates.periods import runs
 from usage_pipeline.aggregates.publish import AGGREGATES_DIR, write_table
 from usage_pipeline.aggregates.state import Partition, PartitionKey, day_sizes, files_of
 from usage_pipeline.aggregates.tables import Aggregate
+from usage_pipeline.schemas.lake import EVENT_DATE  # every partial has it: its lake day
 
 DAILY_DIR = "_daily"
 DAILY_VIEW = "daily"

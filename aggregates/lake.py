@@ -14,8 +14,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from usage_pipeline.schemas.lake import EVENT_DATE
+
 CLEAN_DIR = "clean"
-EVENT_DATE = "event_date"  # the partition column: each day's folder is event_date=<day>
 LAKE_SCHEMA = "clean"  # the database's schema of views over the lake: clean.analytics, ...
 # About how much lake Parquet one query of a build reads: a day of a 100M-row lake, two
 # weeks of a 10M-row one. A query's hash tables, and so memory, grow with its input.

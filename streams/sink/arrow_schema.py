@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from usage_pipeline.schemas.contracts import SCHEMA_DIR, Contracts
+from usage_pipeline.schemas.lake import EVENT_DATE
 from usage_pipeline.streams.anonymizer import RENAMED_BY
 from usage_pipeline.streams.policy.model import Policy
 from usage_pipeline.streams.sink.errors import OutputSchemaError
-from usage_pipeline.streams.sink.layout import PARTITION_KEY
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 USER_AGENT = pa.struct(
@@ -49,7 +49,7 @@ KAFKA_COLUMNS = (
     pa.field("kafka_partition", pa.int32(), nullable=False),
     pa.field("kafka_offset", pa.int64(), nullable=False),
 )
-EVENT_DATE = pa.field(PARTITION_KEY, pa.date32(), nullable=False)
+EVENT_DATE_FIELD = pa.field(EVENT_DATE, pa.date32(), nullable=False)
 EVENT_ID = "event_id"
 OCCURRED_AT = "occurred_at"
 _JSON_TYPES: Mapping[str, pa.DataType] = {
@@ -123,12 +123,12 @@ def json_type(schema: Mapping[str, Any], path: str) -> pa.DataType:
 
 def dataset_schema(schema: pa.Schema) -> pa.Schema:
     """A file schema plus the ``event_date`` partition column, as readers of the lake see it."""
-    return schema.append(EVENT_DATE)
+    return schema.append(EVENT_DATE_FIELD)
 
 
 def partitioning() -> ds.Partitioning:
     """Hive partitioning with ``event_date`` typed as a date, for pyarrow's dataset readers."""
-    return ds.partitioning(pa.schema([EVENT_DATE]), flavor="hive")
+    return ds.partitioning(pa.schema([EVENT_DATE_FIELD]), flavor="hive")
 
 
 def _union(known: pa.DataType | None, found: pa.DataType, where: str) -> pa.DataType:

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from usage_pipeline.schemas.lake import EVENT_DATE
+
 DATA_DIR = "clean"
 STATE_DIR = "_sink"
-PARTITION_KEY = "event_date"
 SUFFIX = ".parquet"
 OFFSET_WIDTH = 10  # zero padding, as Confluent's connectors do, so names sort by offset
 
@@ -24,7 +25,7 @@ _FILE_NAME = re.compile(
     r"(?P<topic>[A-Za-z0-9-][A-Za-z0-9._-]*)\+(?P<partition>[0-9]+)\+(?P<start>[0-9]+)-(?P<end>[0-9]+)"
     + re.escape(SUFFIX)
 )
-_DAY_DIR = re.compile(PARTITION_KEY + r"=(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})")
+_DAY_DIR = re.compile(EVENT_DATE + r"=(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})")
 
 
 @dataclass(frozen=True, order=True)
@@ -94,7 +95,7 @@ class LakeLayout:
 
     def day_dir(self, purpose: str, day: dt.date) -> Path:
         """The Hive partition folder of one purpose and event date."""
-        return self.purpose_dir(purpose) / f"{PARTITION_KEY}={day.isoformat()}"
+        return self.purpose_dir(purpose) / f"{EVENT_DATE}={day.isoformat()}"
 
     def data_path(self, purpose: str, day: dt.date, offsets: OffsetRange) -> Path:
         """The final path of one data file."""
