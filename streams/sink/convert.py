@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from array import array
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +17,7 @@ from usage_pipeline.streams.sink.errors import RecordError
 # Arrow parses at most six fractional digits into microseconds; RFC 3339 allows nine.
 _EXTRA_DIGITS = r"(\.[0-9]{6})[0-9]+"
 _BLOCK_BYTES = 4 * 1024 * 1024
+_EPOCH = dt.date(1970, 1, 1)
 
 
 class Converter:
@@ -69,6 +72,25 @@ def event_dates(table: pa.Table) -> pa.Array:
     if days.null_count:
         raise RecordError(f"{days.null_count} record(s) without {OCCURRED_AT}")
     return days
+
+
+def rows_by_date(table: pa.Table, days: pa.Array) -> list[tuple[dt.date, pa.Table]]:
+    """Each event date of ``days`` (one per row) with its rows, in their order, as slices.
+
+    The worker writes in event-time order, so a buffer's dates nearly always ascend and the
+    slices copy nothing; otherwise one stable sort, one copy. Filtering the table once per
+    date cost a tenth of a demo's sink.
+    """
+    numbers = days.cast(pa.int32()).to_numpy()
+    if (numbers[1:] < numbers[:-1]).any():
+        order = np.argsort(numbers, kind="stable")
+        table, numbers = table.take(order), numbers[order]
+    bounds = [0, *(np.flatnonzero(numbers[1:] != numbers[:-1]) + 1).tolist(), len(numbers)]
+    return [
+        (_EPOCH + dt.timedelta(days=int(numbers[start])), table.slice(start, end - start))
+        for start, end in pairwise(bounds)
+        if end > start
+    ]
 
 
 def _timestamps_as_text(field: pa.Field) -> pa.Field:

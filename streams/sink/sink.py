@@ -54,7 +54,7 @@ from usage_pipeline.streams.gc_rare import rare_collections
 from usage_pipeline.streams.policy.model import Policy
 from usage_pipeline.streams.sink.arrow_schema import EVENT_ID, output_schemas
 from usage_pipeline.streams.sink.config import SinkSettings
-from usage_pipeline.streams.sink.convert import Converter, event_dates
+from usage_pipeline.streams.sink.convert import Converter, event_dates, rows_by_date
 from usage_pipeline.streams.sink.dedupe import SeenIds
 from usage_pipeline.streams.sink.errors import RecordError
 from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
@@ -231,9 +231,6 @@ class LakeSink:
 
     def run(self, until_caught_up: bool = False) -> SinkStats:
         """Consume and flush until ``stop`` (or, with ``until_caught_up``, the end of input)."""
-        # pyarrow's default allocator (mimalloc) keeps freed pages per thread: with the writer
-        # threads that held about 70 MB of peak RSS more than the system allocator.
-        pa.set_memory_pool(pa.system_memory_pool())
         with rare_collections():
             return self._run(until_caught_up)
 
@@ -429,7 +426,7 @@ class LakeSink:
         self, purpose: str, offsets: OffsetRange, buffer: _Buffer | None
     ) -> tuple[int, int, int, Iterator[tuple[dt.date, pa.Table]]]:
         """A buffer's rows less duplicates: how many, the duplicates, the event dates, and
-        each date's rows (a generator: each day's rows are copied out only while written)."""
+        each date's rows."""
         if buffer is None:
             return 0, 0, 0, iter(())
         topic, partition = offsets.topic, offsets.partition
@@ -440,11 +437,8 @@ class LakeSink:
             keep = self._seen.first_occurrences(purpose, topic, partition, table[EVENT_ID], days)
         if not pc.all(keep).as_py():  # filtering copies every column: only when rows go
             table, days = table.filter(keep), days.filter(keep)
-        dates = pc.unique(days).to_pylist()
-        pieces = (
-            (day, table if len(dates) == 1 else table.filter(pc.equal(days, day))) for day in dates
-        )
-        return table.num_rows, len(buffer.offsets) - table.num_rows, len(dates), pieces
+        pieces = rows_by_date(table, days)
+        return table.num_rows, len(buffer.offsets) - table.num_rows, len(pieces), iter(pieces)
 
     def _commit_finished(self, wait_for_oldest: bool = False) -> None:
         """Commit, in one request, the flushes finished in a row from the oldest on."""
