@@ -158,6 +158,26 @@ class _Flush:
         return self.offsets.topic, self.offsets.partition
 
 
+class ReadRate:
+    """Records read per second over the last ``window`` seconds, a window that slides with
+    every call (each round of the sink's loop), not one that restarts every ``window``: when
+    input stops, the rate is 0 one window after the last record, not up to two."""
+
+    def __init__(self, window: float, now: float) -> None:
+        self.window = window
+        self._reads: deque[tuple[float, int]] = deque([(now, 0)])  # (time, records by then)
+
+    def per_second(self, now: float, records: int) -> float:
+        """The rate now, ``records`` having been read in all; over at least one window, so
+        that the first records read are not taken for a burst."""
+        reads = self._reads
+        reads.append((now, records))
+        while len(reads) > 1 and reads[1][0] <= now - self.window:
+            reads.popleft()  # the oldest kept is the last call at least a window ago
+        since, then = reads[0]
+        return (records - then) / max(now - since, self.window)
+
+
 def unseen_offsets(offsets: np.ndarray, next_offset: int) -> np.ndarray:
     """A mask of the offsets at least ``next_offset`` and past every offset before them."""
     floor = np.empty_like(offsets)
@@ -218,8 +238,7 @@ class LakeSink:
         self._open_files: dict[TopicPartitionKey, OpenFiles] = {}  # the writers' files
         self._publish_all = False  # stopping or revoking: every flush publishes
         self._busy = False
-        self._rate_since = time.monotonic()
-        self._rate_records = 0
+        self._read_rate = ReadRate(sink.flush_seconds, time.monotonic())
         self._held_bytes = 0  # records buffered, or handed to a writer and not yet committed
         self._next_offset: dict[TopicPartitionKey, int] = {}
         self._assigned: set[TopicPartitionKey] = set()
@@ -357,12 +376,9 @@ class LakeSink:
                 self._flush(key)  # publishes what it appended
 
     def _measure_rate(self, now: float) -> None:
-        """Every ``flush_seconds``: is the sink reading at least ``busy_rows_per_s``?"""
-        elapsed = now - self._rate_since
-        if elapsed >= self.config.flush_seconds:
-            read = self.stats.records - self._rate_records
-            self._busy = read / elapsed >= self.config.busy_rows_per_s
-            self._rate_since, self._rate_records = now, self.stats.records
+        """Is the sink reading at least ``busy_rows_per_s``, over the last ``flush_seconds``?"""
+        rate = self._read_rate.per_second(now, self.stats.records)
+        self._busy = rate >= self.config.busy_rows_per_s
 
     def _due(self, opened: _Open, now: float) -> bool:
         """Whether a partition's files are to be published: full, or as old as allowed."""
