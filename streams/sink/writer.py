@@ -96,17 +96,18 @@ def write_files(
 
 class OpenFiles:
     """One partition's files still being written: each flush's rows of each event date are
-    appended to the partition's one temporary file under ``_sink/tmp/`` as an Arrow IPC
-    stream, lz4-compressed whole (no Parquet encoding; in memory only where each lies);
-    ``close`` turns each date's streams into one Parquet file, one row group, for
-    ``write_files`` to publish. No intent names that file: after a crash ``recover`` deletes
-    it, and its offsets, never committed, are read again."""
+    appended to the partition's one temporary file under ``_sink/tmp/`` as Arrow IPC record
+    batch messages, each lz4-compressed whole (no Parquet encoding; in memory only where each
+    lies and the schema they share); ``close`` turns each date's batches into one Parquet
+    file, one row group, for ``write_files`` to publish. No intent names that file: after a
+    crash ``recover`` deletes it, and its offsets, never committed, are read again."""
 
     def __init__(self, layout: LakeLayout, topic: str, partition: int, start: int) -> None:
         self.layout = layout
         self.prefix = f"{topic}+{partition}+{start:0{OFFSET_WIDTH}d}-open"
         self.path = layout.tmp_dir / f"{self.prefix}.pieces.tmp"
         self._file: BinaryIO | None = None
+        self._schema: pa.Schema | None = None  # every append's: one topic's output schema
         self._size = 0
         self._pieces: dict[Path, list[_Piece]] = {}  # day folder -> its pieces, in order
 
@@ -115,19 +116,24 @@ class OpenFiles:
 
     def append(self, folder: Path, table: pa.Table) -> None:
         """Keep ``table``'s rows for the file of the day folder ``folder``."""
-        stream = pa.BufferOutputStream()
-        with pa.ipc.new_stream(stream, table.schema) as out:
-            out.write_table(table)
-        data = stream.getvalue()
-        # One compression of the whole stream: IPC's own compresses each column's buffers
-        # apart, which cost three times the writing and saved little on a flush's few rows.
-        compressed = pa.compress(data, codec=_PIECE_CODEC, asbytes=False)
+        if self._schema is None:
+            self._schema = table.schema
+        elif not table.schema.equals(self._schema):
+            raise ValueError(f"{self.prefix}: a table of another schema than the open files'")
         if self._file is None:
             ensure_dir(self.path.parent)
             self._file = self.path.open("w+b")
-        self._file.write(compressed)
-        self._pieces.setdefault(folder, []).append(_Piece(self._size, compressed.size, data.size))
-        self._size += compressed.size
+        pieces = self._pieces.setdefault(folder, [])
+        for batch in table.to_batches():
+            # A bare record batch message, read back against the schema kept here: an IPC
+            # stream per piece repeats the schema, whose parsing was most of the reading.
+            # One compression of the whole message: IPC's own compresses each column's
+            # buffers apart, which cost three times the writing and saved little.
+            data = batch.serialize()
+            compressed = pa.compress(data, codec=_PIECE_CODEC, asbytes=False)
+            self._file.write(compressed)
+            pieces.append(_Piece(self._size, compressed.size, data.size))
+            self._size += compressed.size
 
     def close(self, name: str) -> Iterator[tuple[Path, Path]]:
         """Each date's file, written and fsynced: (final path named ``name``, temporary file);
@@ -141,9 +147,11 @@ class OpenFiles:
         self.discard()
 
     def _write_day(self, folder: Path) -> Path:
-        tables = [self._read(piece) for piece in self._pieces[folder]]
+        batches = [self._read(piece) for piece in self._pieces[folder]]
         temporary = self.layout.tmp_dir / f"{self.prefix}.{folder.name}.tmp"
-        write_parquet(pa.concat_tables(tables), temporary)
+        # One contiguous table: the Parquet writer's cost per chunk and column, over a few
+        # dozen small flushes, was more than the copy.
+        write_parquet(pa.Table.from_batches(batches, self._schema).combine_chunks(), temporary)
         return temporary
 
     def discard(self) -> None:
@@ -153,20 +161,21 @@ class OpenFiles:
             self._file = None
         self.path.unlink(missing_ok=True)
         self._pieces.clear()
+        self._schema = None
         self._size = 0
 
-    def _read(self, piece: _Piece) -> pa.Table:
+    def _read(self, piece: _Piece) -> pa.RecordBatch:
         assert self._file is not None
         compressed = os.pread(self._file.fileno(), piece.size, piece.offset)
         data = pa.decompress(
             compressed, decompressed_size=piece.decompressed, codec=_PIECE_CODEC, asbytes=False
         )
-        return pa.ipc.open_stream(data).read_all()
+        return pa.ipc.read_record_batch(data, self._schema)
 
 
 @dataclass(frozen=True)
 class _Piece:
-    """Where one flush's rows of one date lie in a partition's open file."""
+    """Where one record batch of one flush's rows of one date lies in a partition's open file."""
 
     offset: int
     size: int

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from usage_pipeline.streams.sink.layout import LakeLayout, OffsetRange
 from usage_pipeline.streams.sink.writer import OpenFiles, recover, write_files, write_parquet
@@ -63,6 +64,27 @@ def test_open_files_publish_every_append_of_a_day_in_one_file_under_one_range(tm
     assert first.metadata.num_row_groups == 1
     assert pq.read_table(layout.data_path("traffic", DAYS[1], OFFSETS))["n"].to_pylist() == [3]
     assert not list(layout.tmp_dir.glob("*")) and not list(layout.intent_dir.glob("*"))
+
+
+def test_open_files_publish_a_table_of_several_chunks_as_one_row_group_in_order(tmp_path):
+    layout = LakeLayout(tmp_path)
+    files = OpenFiles(layout, OFFSETS.topic, OFFSETS.partition, OFFSETS.start)
+    folder = layout.day_dir("traffic", DAYS[0])
+    files.append(folder, pa.concat_tables([pa.table({"n": [1, 2]}), pa.table({"n": [3]})]))
+    files.append(folder, pa.table({"n": [4]}))
+    write_files(layout, OFFSETS, files.close(OFFSETS.file_name))
+    published = pq.ParquetFile(layout.data_path("traffic", DAYS[0], OFFSETS))
+    assert published.read()["n"].to_pylist() == [1, 2, 3, 4]
+    assert published.metadata.num_row_groups == 1
+
+
+def test_open_files_refuse_a_table_of_another_schema(tmp_path):
+    layout = LakeLayout(tmp_path)
+    files = OpenFiles(layout, OFFSETS.topic, OFFSETS.partition, OFFSETS.start)
+    files.append(layout.day_dir("traffic", DAYS[0]), pa.table({"n": [1]}))
+    with pytest.raises(ValueError, match="another schema"):
+        files.append(layout.day_dir("traffic", DAYS[0]), pa.table({"n": ["one"]}))
+    files.discard()
 
 
 def test_open_files_a_crash_leaves_are_deleted_on_recovery_and_discard_deletes_them(tmp_path):
