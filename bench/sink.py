@@ -43,6 +43,7 @@ from usage_pipeline.streams.deadletter import Source
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.processor import Processor
 from usage_pipeline.streams.sink.config import SinkSettings
+from usage_pipeline.streams.sink.malloc_arenas import cap_malloc_arenas
 from usage_pipeline.streams.sink.sink import CONSUME_BATCH, LakeSink, consumer_config
 from usage_pipeline.streams.topics import clean_topics, ensure_stream_topics
 
@@ -129,6 +130,7 @@ def sink_settings(namespace: str, lake: Path, **sink: object) -> Settings:
 
 
 def lake_sink(bootstrap: str, namespace: str, lake: Path) -> dict:
+    cap_malloc_arenas()  # as `usage-pipeline sink` does first
     settings = sink_settings(namespace, lake)
     sink = LakeSink(
         bootstrap, settings.sink, load_policy(POLICY_FILE), namespace=settings.topics.namespace

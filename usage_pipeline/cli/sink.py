@@ -16,6 +16,7 @@ from usage_pipeline.settings import load_settings
 from usage_pipeline.streams.policy.loader import load_policy
 from usage_pipeline.streams.sink.compact import compact_group, plan_compaction
 from usage_pipeline.streams.sink.layout import LakeLayout
+from usage_pipeline.streams.sink.malloc_arenas import cap_malloc_arenas
 from usage_pipeline.streams.sink.retention import (
     RetentionError,
     delete_partition,
@@ -46,6 +47,7 @@ def sink(
     Restarts resume after the highest offset on disk; duplicates (same event_id) are
     dropped. Runs until Ctrl-C or SIGTERM, which flush what is buffered first.
     """
+    cap_malloc_arenas()  # first: the admin clients' threads below would fix glibc's limit
     settings = load_settings()
     policy = load_policy(settings.stream.policy_file)
     bootstrap = connect(settings)
