@@ -124,12 +124,11 @@ class PipelineProcess:
             on_lag(0)
 
     def peak_rss_mib(self) -> float:
-        """The process's peak resident memory so far."""
+        """The largest peak resident memory so far of the process and of each one under it
+        (with ``--processes N``, the supervisor's workers: each is a process of its own)."""
         if self.process is None:
             return 0.0
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        line = next(x for x in status.splitlines() if x.startswith("VmHWM"))
-        return int(line.split()[1]) / 1024
+        return max(_peak_rss_mib(pid) for pid in _process_tree(self.process.pid))
 
     def stop(self) -> None:
         """Stop gracefully (SIGTERM), or kill after 30 s."""
@@ -177,3 +176,27 @@ class WorkerProcess(PipelineProcess):
         topics = raw_topics(namespace)
         super().__init__("stream worker", ["stream"], cluster, group, topics, log_file, env, cwd)
         self.namespace = namespace
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it, from /proc (children, grandchildren, ...)."""
+    found, pending = [pid], [pid]
+    while pending:
+        for task in Path(f"/proc/{pending.pop()}/task").glob("*"):
+            try:
+                children = [int(child) for child in (task / "children").read_text().split()]
+            except OSError:  # the task has just exited
+                continue
+            found += children
+            pending += children
+    return found
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """One process's peak resident memory (VmHWM, MiB); 0 if it has just exited."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    line = next(x for x in status.splitlines() if x.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024

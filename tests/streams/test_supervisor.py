@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,21 @@ def test_check_raises_once_the_process_has_exited(tmp_path):
         process.check()
     assert exited.value.returncode == 2  # a usage error of the CLI
     assert exited.value.log_file == Path(tmp_path / "sink.log")
+
+
+def test_the_peak_memory_of_a_supervisor_is_that_of_its_largest_process(tmp_path):
+    process = PipelineProcess("stream worker", ["stream"], "127.0.0.1:1", "g", [], tmp_path / "w")
+    child = "import time; block = b'x' * (100 * 2**20); print(flush=True); time.sleep(60)"
+    parent = (
+        "import subprocess, sys;"
+        f"subprocess.run([sys.executable, '-c', {child!r}], stdout=sys.stdout)"
+    )
+    process.process = subprocess.Popen(
+        [sys.executable, "-c", parent], stdout=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        process.process.stdout.readline()  # the child holds its 100 MiB
+        assert process.peak_rss_mib() >= 100
+    finally:
+        os.killpg(process.process.pid, signal.SIGKILL)
+        process.process.wait()
