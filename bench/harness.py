@@ -14,6 +14,7 @@ from pathlib import Path
 from usage_pipeline.broker.admin import admin_client
 from usage_pipeline.resolve import cluster_address, local_broker
 from usage_pipeline.settings import Settings, load_settings
+from usage_pipeline.streams.supervisor import peak_rss_mib
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,18 +63,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def peak_rss_mib(pid: int | str = "self") -> float:
-    """A process's own peak resident memory (MiB), from /proc (VmHWM).
-
-    Not getrusage's: Linux carries the forking parent's peak over exec into a child, so every
-    child of a parent that held a lot would report at least the parent's.
-    """
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
-
-
 def cpu_seconds() -> float:
     """CPU time this process used so far, every thread, user and system."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -84,10 +73,7 @@ def wait_child(process: subprocess.Popen, every_s: float = 0.2) -> float:
     """Wait until a child process exits; its peak resident memory (MiB), read while it ran."""
     peak = 0.0
     while process.poll() is None:
-        try:
-            peak = max(peak, peak_rss_mib(process.pid))
-        except (FileNotFoundError, ProcessLookupError, RuntimeError):
-            break  # it has just exited
+        peak = max(peak, peak_rss_mib(process.pid))
         time.sleep(every_s)
     process.wait()
     return peak

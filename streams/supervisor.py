@@ -128,7 +128,7 @@ class PipelineProcess:
         (with ``--processes N``, the supervisor's workers: each is a process of its own)."""
         if self.process is None:
             return 0.0
-        return max(_peak_rss_mib(pid) for pid in _process_tree(self.process.pid))
+        return max(peak_rss_mib(pid) for pid in process_tree(self.process.pid))
 
     def stop(self) -> None:
         """Stop gracefully (SIGTERM), or kill after 30 s."""
@@ -178,7 +178,7 @@ class WorkerProcess(PipelineProcess):
         self.namespace = namespace
 
 
-def _process_tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[int]:
     """``pid`` and every process below it, from /proc (children, grandchildren, ...)."""
     found, pending = [pid], [pid]
     while pending:
@@ -192,11 +192,17 @@ def _process_tree(pid: int) -> list[int]:
     return found
 
 
-def _peak_rss_mib(pid: int) -> float:
-    """One process's peak resident memory (VmHWM, MiB); 0 if it has just exited."""
+def peak_rss_mib(pid: int | str = "self") -> float:
+    """One process's own peak resident memory (VmHWM, MiB); 0 once it has exited.
+
+    Not getrusage's: Linux carries the forking parent's peak over exec into a child, so every
+    child of a parent that held a lot would report at least the parent's.
+    """
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0.0
-    line = next(x for x in status.splitlines() if x.startswith("VmHWM"))
-    return int(line.split()[1]) / 1024
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0  # exited, not yet reaped: no memory left to report

@@ -87,10 +87,15 @@ def rows_by_date(table: pa.Table, days: pa.Array) -> list[tuple[dt.date, pa.Tabl
         table, numbers = table.take(order), numbers[order]
     bounds = [0, *(np.flatnonzero(numbers[1:] != numbers[:-1]) + 1).tolist(), len(numbers)]
     return [
-        (_EPOCH + dt.timedelta(days=int(numbers[start])), table.slice(start, end - start))
+        (date_of(int(numbers[start])), table.slice(start, end - start))
         for start, end in pairwise(bounds)
         if end > start
     ]
+
+
+def date_of(day_number: int) -> dt.date:
+    """The date of an Arrow ``date32`` value (days since 1970-01-01)."""
+    return _EPOCH + dt.timedelta(days=day_number)
 
 
 def _timestamps_as_text(field: pa.Field) -> pa.Field:

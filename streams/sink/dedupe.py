@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from usage_pipeline.streams.sink.arrow_schema import EVENT_ID
+from usage_pipeline.streams.sink.convert import date_of
 from usage_pipeline.streams.sink.errors import RecordError
 from usage_pipeline.streams.sink.layout import LakeLayout
 
@@ -55,7 +56,7 @@ class SeenIds:
         keep = np.ones(len(ids), dtype=bool)
         for day_number in np.unique(day_numbers).tolist():
             rows = np.flatnonzero(day_numbers == day_number)
-            day = dt.date.fromordinal(_EPOCH_ORDINAL + day_number)
+            day = date_of(day_number)
             group = self._group(purpose, (topic, partition, day))
             before = group.size
             keep[rows] = group.add_new(ids[rows])
@@ -98,9 +99,6 @@ class SeenIds:
         while self._held > self.max_ids and len(self._groups) > 1:
             _, evicted = self._groups.popitem(last=False)
             self._held -= evicted.size
-
-
-_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 def fixed_width_ids(event_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -36,7 +36,6 @@ import threading
 import time
 from array import array
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import compress
@@ -421,12 +420,12 @@ class LakeSink:
         partition's open files or published with them, all or nothing."""
         key = (offsets.topic, offsets.partition)
         purpose = self.purposes[offsets.topic]
-        rows, duplicates, days, pieces = self._convert(purpose, offsets, buffer)
+        rows, duplicates, pieces = self._convert(purpose, offsets, buffer)
         files = self._open_files.get(key)
         if files is None and publishes:  # nothing appended before: write the files at once
             paths = ((self.layout.data_path(purpose, day, offsets), piece) for day, piece in pieces)
             write_files(self.layout, offsets, paths)
-            return _Written(rows, days, duplicates)
+            return _Written(rows, len(pieces), duplicates)
         if files is None:
             files = self._open_files[key] = OpenFiles(self.layout, *key, offsets.start)
         for day, piece in pieces:
@@ -440,11 +439,11 @@ class LakeSink:
 
     def _convert(
         self, purpose: str, offsets: OffsetRange, buffer: _Buffer | None
-    ) -> tuple[int, int, int, Iterator[tuple[dt.date, pa.Table]]]:
-        """A buffer's rows less duplicates: how many, the duplicates, the event dates, and
-        each date's rows."""
+    ) -> tuple[int, int, list[tuple[dt.date, pa.Table]]]:
+        """A buffer's rows less duplicates: how many, the duplicates, and each event date's
+        rows."""
         if buffer is None:
-            return 0, 0, 0, iter(())
+            return 0, 0, []
         topic, partition = offsets.topic, offsets.partition
         table = self._converters[topic].to_table(buffer.lines, topic, partition, buffer.offsets)
         buffer.lines.clear()  # parsed: its memory can go before the files are written
@@ -453,8 +452,7 @@ class LakeSink:
             keep = self._seen.first_occurrences(purpose, topic, partition, table[EVENT_ID], days)
         if not pc.all(keep).as_py():  # filtering copies every column: only when rows go
             table, days = table.filter(keep), days.filter(keep)
-        pieces = rows_by_date(table, days)
-        return table.num_rows, len(buffer.offsets) - table.num_rows, len(pieces), iter(pieces)
+        return table.num_rows, len(buffer.offsets) - table.num_rows, rows_by_date(table, days)
 
     def _commit_finished(self, wait_for_oldest: bool = False) -> None:
         """Commit, in one request, the flushes finished in a row from the oldest on."""

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from tests.conftest import free_port
+from usage_pipeline.streams.supervisor import process_tree
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -119,22 +120,6 @@ def test_a_process_that_exits_ends_the_demo_with_one_line_naming_it(tmp_path, ka
     )
 
 
-def children_of(pid: int) -> set[int]:
-    """Every process below ``pid`` (children, grandchildren, ...)."""
-    found: set[int] = set()
-    pending = [pid]
-    while pending:
-        parent = pending.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*"):
-            try:
-                kids = {int(x) for x in (task / "children").read_text().split()}
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            pending.extend(kids - found)
-            found |= kids
-    return found
-
-
 def broker_pids(home: Path) -> set[int]:
     """Java processes whose command line mentions the demo's home folder (its local broker)."""
     pids = set()
@@ -175,7 +160,7 @@ def test_ctrl_c_stops_the_worker_and_the_broker_the_demo_started(tmp_path):
         assert time.monotonic() < deadline, "the demo never started its worker"
         time.sleep(0.5)
     time.sleep(3)
-    started = children_of(demo.pid) | broker_pids(tmp_path / "home")
+    started = set(process_tree(demo.pid)[1:]) | broker_pids(tmp_path / "home")
     assert started, "the demo started no process"
 
     os.killpg(demo.pid, signal.SIGINT)
